@@ -1,0 +1,84 @@
+"""From latents to curve points: evaluate Θ_z at evenly spaced t, then rescale.
+
+Rescaling makes every curve fill the same box, so the label depends only on the
+shape of the curve and images are comparable across families.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from squiggles.families import Family, Taylor, check_family
+
+NUM_POINTS = 100
+# After rescaling, the longer side of the bounding box measures BOX_SIZE and the
+# box is centred on (0.5, 0.5): curves keep a 0.1 margin inside the unit square.
+BOX_SIZE = 0.8
+
+
+def check_num_points(num_points: object) -> int:
+    if isinstance(num_points, bool) or not isinstance(num_points, (int, np.integer)):
+        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
+    if num_points < 2:
+        raise ValueError(f"num_points must be >= 2 (a curve needs two points), got {num_points}")
+    return int(num_points)
+
+
+def check_latents(z: object, family: Family) -> jax.Array:
+    """Converts z to a float array and checks that it ends in the family's latent shape."""
+    z = jnp.asarray(z)
+    if not jnp.issubdtype(z.dtype, jnp.floating):
+        z = z.astype(jnp.float32)
+    expected = family.latent_shape
+    if z.ndim < len(expected) or tuple(z.shape[z.ndim - len(expected) :]) != expected:
+        raise ValueError(
+            f"latents for {family} must have shape (..., {', '.join(map(str, expected))}), "
+            f"got {tuple(z.shape)}"
+        )
+    return z
+
+
+def t_values(family: Family, num_points: int = NUM_POINTS) -> np.ndarray:
+    """The evenly spaced values of t at which curves are sampled, both ends included."""
+    return np.linspace(family.t_min, family.t_max, check_num_points(num_points))
+
+
+def rescale(points: jax.Array) -> jax.Array:
+    """Scales and shifts each curve (..., P, 2) so that its bounding box has longer
+    side 0.8 and is centred on (0.5, 0.5). A curve with zero extent maps to the centre."""
+    points = jnp.asarray(points)
+    low = jnp.min(points, axis=-2, keepdims=True)
+    high = jnp.max(points, axis=-2, keepdims=True)
+    centre = (low + high) / 2
+    longest = jnp.max(high - low, axis=-1, keepdims=True)
+    # Any extent above the smallest normal float gives a finite scale; below it the
+    # curve is a single point and is left unscaled (the where keeps gradients finite).
+    has_extent = longest > jnp.finfo(points.dtype).tiny
+    scale = BOX_SIZE / jnp.where(has_extent, longest, 1.0)
+    return (points - centre) * scale + 0.5
+
+
+@functools.partial(jax.jit, static_argnames=("family", "num_points", "rescale_points"))
+def _points(z: jax.Array, family: Family, num_points: int, rescale_points: bool) -> jax.Array:
+    raw = family.curve(z, t_values(family, num_points))
+    return rescale(raw) if rescale_points else raw
+
+
+def points(
+    z: jax.Array,
+    family: Family = Taylor(),
+    num_points: int = NUM_POINTS,
+    rescale: bool = True,
+) -> jax.Array:
+    """Curve points (..., num_points, 2), last axis (x, y), for latents z (..., *latent_shape).
+
+    With rescale=False, the raw values Θ_z(t); otherwise rescaled into [0.1, 0.9]².
+    """
+    check_family(family)
+    num_points = check_num_points(num_points)
+    z = check_latents(z, family)
+    return _points(z, family, num_points, bool(rescale))

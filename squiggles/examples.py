@@ -1,0 +1,49 @@
+"""Complete examples in one call: latent, points, label and image for a range of a
+stream. The dataset builder and online training both make their data here, so
+the two can never disagree on how an example is made."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from squiggles.curves import points as curve_points
+from squiggles.families import Family
+from squiggles.labels import is_self_intersecting
+from squiggles.rendering import RESOLUTION, check_resolution, render_points
+from squiggles.sampling import sample_latents
+
+
+class Examples(NamedTuple):
+    """A batch of examples; field i of each array belongs to example `index[i]`."""
+
+    index: np.ndarray  # int64 (N,): position in the stream
+    latent: jax.Array  # float32 (N, *latent_shape)
+    points: jax.Array  # float32 (N, P, 2), rescaled
+    label: np.ndarray  # bool (N,): True when the curve crosses or touches itself
+    image: jax.Array  # float32 (N, R, R) in [0, 1]
+
+
+def generate_examples(
+    family: Family,
+    count: int,
+    *,
+    seed: int = 0,
+    stream: int = 0,
+    start: int = 0,
+    resolution: int = RESOLUTION,
+) -> Examples:
+    """Examples number start .. start+count-1 of a stream, made in vectorised batches.
+
+    Rendering is dispatched before labelling, so XLA draws the images while Shapely
+    labels the curves on the host.
+    """
+    resolution = check_resolution(resolution)
+    latent = sample_latents(family, count, seed=seed, stream=stream, start=start)
+    points = curve_points(latent, family)
+    image = render_points(points, resolution)
+    label = is_self_intersecting(np.asarray(points))
+    index = np.arange(start, start + count, dtype=np.int64)
+    return Examples(index=index, latent=latent, points=points, label=label, image=image)

@@ -1,0 +1,137 @@
+"""Differentiable rendering of curve points into R×R intensity images.
+
+Pixel centres lie on linspace(0, 1, R) in both axes and `image[..., r, c]` is the
+intensity at x = c/(R-1), y = r/(R-1): rows follow y upwards, so show images with
+`origin="lower"` to see curves as plotted. The intensity of a pixel is
+max_k exp(-R² d²(pixel, point_k)) = exp(-R² min_k d²), the Gaussian of the nearest
+point.
+
+The minimum runs over points × pixels; XLA fuses the distances into the reduction,
+so the forward pass never stores a (batch, points, R, R) array. Autodiff of
+`jnp.min` would store such a mask for the backward pass; the custom VJP below keeps
+only the points and the minimum and recomputes the rest one point at a time, so
+memory stays proportional to the output for gradients too.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from squiggles.curves import points as curve_points
+from squiggles.families import Family, Taylor, check_family
+
+RESOLUTION = 60
+
+
+def check_resolution(resolution: object) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2 (pixels per side), got {resolution}")
+    return int(resolution)
+
+
+def pixel_centres(resolution: int) -> jax.Array:
+    """Coordinates of pixel centres along either axis: linspace(0, 1, R)."""
+    return jnp.linspace(0.0, 1.0, resolution, dtype=jnp.float32)
+
+
+def _squared_distances(points: jax.Array, resolution: int) -> jax.Array:
+    """d²[..., r, c] from points (..., 2) to the pixel centre (x = c/(R-1), y = r/(R-1)).
+
+    Only ever consumed by reductions, into which XLA fuses it: it is never stored.
+    """
+    centres = pixel_centres(resolution).astype(points.dtype)
+    dx2 = jnp.square(points[..., 0, None] - centres)  # (..., R) indexed [c]
+    dy2 = jnp.square(points[..., 1, None] - centres)  # (..., R) indexed [r]
+    return dy2[..., :, None] + dx2[..., None, :]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def nearest_squared_distance(points: jax.Array, resolution: int) -> jax.Array:
+    """Squared distance (R, R) from every pixel centre to the nearest of the points (P, 2)."""
+    return jnp.min(_squared_distances(points, resolution), axis=0)
+
+
+def _nearest_fwd(points: jax.Array, resolution: int):
+    nearest = nearest_squared_distance(points, resolution)
+    return nearest, (points, nearest)
+
+
+def _nearest_bwd(resolution: int, residuals, cotangent: jax.Array):
+    """Sends each pixel's cotangent to the point(s) nearest to it.
+
+    Loops over points with `lax.scan` so that only (R, R) arrays are live: XLA
+    would otherwise store (P, R, R) masks to feed its reductions.
+    """
+    points, nearest = residuals
+    dtype = points.dtype
+    # The distances are recomputed, possibly in a differently fused kernel, so a
+    # point counts as nearest within a few ulps rather than by exact equality.
+    threshold = nearest * (1 + 8 * jnp.finfo(dtype).eps) + jnp.finfo(dtype).tiny
+
+    def is_nearest(point: jax.Array) -> jax.Array:
+        return _squared_distances(point, resolution) <= threshold
+
+    def count_ties(count: jax.Array, point: jax.Array):
+        return count + is_nearest(point), None
+
+    ties, _ = jax.lax.scan(count_ties, jnp.zeros(nearest.shape, jnp.int32), points)
+    # Tied points share the gradient, as they do for jnp.min.
+    share = cotangent / jnp.maximum(ties, 1)
+    centres = pixel_centres(resolution).astype(dtype)
+
+    def point_gradient(carry: None, point: jax.Array):
+        weight = jnp.where(is_nearest(point), share, 0.0)
+        # d/dp of |p - q|² is 2 (p - q), summed over the pixels q that p is nearest to.
+        grad_x = jnp.sum(weight * (point[0] - centres)[None, :])
+        grad_y = jnp.sum(weight * (point[1] - centres)[:, None])
+        return carry, 2 * jnp.stack([grad_x, grad_y])
+
+    _, grads = jax.lax.scan(point_gradient, None, points)
+    return (grads,)
+
+
+nearest_squared_distance.defvjp(_nearest_fwd, _nearest_bwd)
+
+
+def check_points(points: object) -> jax.Array:
+    points = jnp.asarray(points)
+    if not jnp.issubdtype(points.dtype, jnp.floating):
+        points = points.astype(jnp.float32)
+    if points.ndim < 2 or points.shape[-1] != 2 or points.shape[-2] < 1:
+        raise ValueError(
+            f"points must have shape (..., num_points, 2) with num_points >= 1, "
+            f"got {tuple(points.shape)}"
+        )
+    return points
+
+
+@functools.partial(jax.jit, static_argnames=("resolution",))
+def _render_points(points: jax.Array, resolution: int) -> jax.Array:
+    def render_one(curve: jax.Array) -> jax.Array:
+        nearest = nearest_squared_distance(curve, resolution)
+        return jnp.exp(-(resolution**2) * nearest)
+
+    flat = points.reshape(-1, *points.shape[-2:])
+    images = jax.vmap(render_one)(flat)
+    return images.reshape(*points.shape[:-2], resolution, resolution)
+
+
+def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
+    """Images (..., R, R) in [0, 1] of curve points (..., P, 2) given in unit-square
+    coordinates. `image[..., r, c]` is the intensity at x = c/(R-1), y = r/(R-1)."""
+    return _render_points(check_points(points), check_resolution(resolution))
+
+
+def render(z: jax.Array, family: Family = Taylor(), resolution: int = RESOLUTION) -> jax.Array:
+    """Images (..., R, R) of the rescaled curves of latents z (..., *latent_shape).
+
+    Differentiable in z; batched over any leading axes; works under jit, grad, vmap.
+    """
+    check_family(family)
+    return render_points(curve_points(z, family), resolution)
