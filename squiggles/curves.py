@@ -59,7 +59,9 @@ def rescale(points: jax.Array) -> jax.Array:
     # curve is a single point and is left unscaled (the where keeps gradients finite).
     has_extent = longest > jnp.finfo(points.dtype).tiny
     scale = BOX_SIZE / jnp.where(has_extent, longest, 1.0)
-    return (points - centre) * scale + 0.5
+    # Shift, then scale: a product followed by a sum could be fused into an FMA in
+    # some compiled shapes and not others, making points depend on the batch size.
+    return (points - (centre - 0.5 / scale)) * scale
 
 
 @functools.partial(jax.jit, static_argnames=("family", "num_points", "rescale_points"))

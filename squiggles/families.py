@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -60,10 +60,14 @@ class Taylor:
         factorials = np.array([math.factorial(int(i)) for i in powers], dtype=np.float64)
         # The basis is built in float64 on the host so t^i/i! is exact to float32.
         basis = (np.asarray(t, np.float64)[:, None] ** powers / factorials).astype(z.dtype)
-        # HIGHEST keeps GPUs from using TF32, which would move points and flip labels.
-        return jnp.einsum(
-            "...ci,ti->...tc", z, basis, precision=jax.lax.Precision.HIGHEST
-        )
+        # Products, then a fixed chain of sums, not a matmul: matmul kernels block
+        # by shape, so a point's value would depend on the batch size (and GPUs
+        # would round through TF32).
+        terms = z[..., None, :, :] * basis[:, None, :]  # (..., T, 2, order)
+        curve = terms[..., 0]
+        for i in range(1, self.order):
+            curve = curve + terms[..., i]
+        return curve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +110,7 @@ class SineNet:
         return jnp.sum(waves[..., None] * amplitude, axis=-2)
 
 
-Family = Union[Taylor, SineNet]
+Family = Taylor | SineNet
 
 FAMILIES: dict[str, type] = {Taylor.name: Taylor, SineNet.name: SineNet}
 
@@ -116,9 +120,7 @@ def family_from_name(name: str, **params: object) -> Family:
     try:
         family_class = FAMILIES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown family {name!r}; expected one of {sorted(FAMILIES)}"
-        ) from None
+        raise ValueError(f"unknown family {name!r}; expected one of {sorted(FAMILIES)}") from None
     return family_class(**params)
 
 
@@ -126,7 +128,6 @@ def check_family(family: object) -> Family:
     """Returns `family` if it is a family spec, else raises a clear TypeError."""
     if not isinstance(family, (Taylor, SineNet)):
         raise TypeError(
-            f"expected a family such as squiggles.Taylor() or squiggles.SineNet(), "
-            f"got {family!r}"
+            f"expected a family such as squiggles.Taylor() or squiggles.SineNet(), got {family!r}"
         )
     return family

@@ -17,8 +17,7 @@ def is_self_intersecting(points: object) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     if points.ndim < 2 or points.shape[-1] != 2 or points.shape[-2] < 2:
         raise ValueError(
-            f"points must have shape (..., num_points, 2) with num_points >= 2, "
-            f"got {points.shape}"
+            f"points must have shape (..., num_points, 2) with num_points >= 2, got {points.shape}"
         )
     if not np.isfinite(points).all():
         bad = np.argwhere(~np.isfinite(points).all(axis=(-2, -1)))

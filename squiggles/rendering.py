@@ -118,7 +118,10 @@ def _render_points(points: jax.Array, resolution: int) -> jax.Array:
         return jnp.exp(-(resolution**2) * nearest)
 
     flat = points.reshape(-1, *points.shape[-2:])
-    images = jax.vmap(render_one)(flat)
+    # XLA fuses a batch of one differently and can round the exponential another
+    # way; padding to two keeps every image bitwise independent of the batch size.
+    padded = jnp.concatenate([flat, flat[:1]]) if flat.shape[0] == 1 else flat
+    images = jax.vmap(render_one)(padded)[: flat.shape[0]]
     return images.reshape(*points.shape[:-2], resolution, resolution)
 
 

@@ -1,0 +1,132 @@
+"""A picture of random examples of each class, like Figure 1 of the paper.
+
+    python -m squiggles.preview --family sine_net --out grid.png
+
+Images are drawn with origin="lower", so curves appear as they would be plotted:
+row r of an image is y = r/(R-1), increasing upwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from squiggles.examples import generate_examples
+from squiggles.families import FAMILIES, Family, family_from_name
+from squiggles.rendering import RESOLUTION
+
+CLASS_NAMES = ("simple", "intersecting")
+
+
+def examples_per_class(
+    family: Family,
+    per_class: int,
+    *,
+    seed: int = 0,
+    stream: int = 0,
+    resolution: int = RESOLUTION,
+    max_examples: int = 1_000_000,
+) -> dict[str, np.ndarray]:
+    """The first `per_class` images of each class in a stream: {"simple": (n, R, R), ...}."""
+    found: dict[str, list[np.ndarray]] = {name: [] for name in CLASS_NAMES}
+    start, batch = 0, max(64, 8 * per_class)
+    while any(len(found[name]) < per_class for name in CLASS_NAMES):
+        if start >= max_examples:
+            raise RuntimeError(
+                f"fewer than {per_class} examples of each class in the first "
+                f"{max_examples} examples of {family}"
+            )
+        examples = generate_examples(
+            family, batch, seed=seed, stream=stream, start=start, resolution=resolution
+        )
+        images = np.asarray(examples.image)
+        for label, name in enumerate(CLASS_NAMES):
+            found[name].extend(images[examples.label == bool(label)])
+        start += batch
+    return {name: np.stack(found[name][:per_class]) for name in CLASS_NAMES}
+
+
+def draw_class_grids(images_by_class: dict[str, np.ndarray], title: str = ""):
+    """A matplotlib Figure with one square grid of images per class, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    count = max(len(images) for images in images_by_class.values())
+    side = math.ceil(math.sqrt(count))
+    figure = plt.figure(figsize=(4.2 * len(images_by_class), 4.6), layout="constrained")
+    panels = figure.subfigures(1, len(images_by_class))
+    for panel, (name, images) in zip(np.atleast_1d(panels), images_by_class.items(), strict=True):
+        panel.suptitle(f"{name} ({len(images)})")
+        axes = panel.subplots(side, side, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.set_axis_off()
+            if i < len(images):
+                ax.imshow(images[i], cmap="gray_r", origin="lower", vmin=0.0, vmax=1.0)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def write_preview(
+    family: Family,
+    out: str | pathlib.Path,
+    *,
+    per_class: int = 25,
+    seed: int = 0,
+    stream: int = 0,
+    resolution: int = RESOLUTION,
+) -> pathlib.Path:
+    """Writes a PNG of `per_class` examples of each class and returns its path."""
+    out = pathlib.Path(out)
+    if not out.parent.is_dir():
+        raise ValueError(f"cannot write {out}: directory {out.parent} does not exist")
+    images = examples_per_class(family, per_class, seed=seed, stream=stream, resolution=resolution)
+    figure = draw_class_grids(images, title=f"{family}, seed {seed}, stream {stream}")
+    figure.savefig(out, dpi=100)
+    return out
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m squiggles.preview", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="taylor")
+    parser.add_argument("--order", type=int, help="Taylor order (default 7)")
+    parser.add_argument("--width", type=int, help="SineNet width (default 300)")
+    parser.add_argument("--out", default="preview.png", help="PNG file to write")
+    parser.add_argument("--per-class", type=int, default=25, help="examples of each class")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stream", type=int, default=0)
+    parser.add_argument("--resolution", type=int, default=RESOLUTION)
+    args = parser.parse_args(argv)
+    if args.per_class < 1:
+        parser.error(f"--per-class must be >= 1, got {args.per_class}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse_args(argv)
+    params = {"order": args.order} if args.family == "taylor" else {"width": args.width}
+    try:
+        family = family_from_name(args.family, **{k: v for k, v in params.items() if v is not None})
+        path = write_preview(
+            family,
+            args.out,
+            per_class=args.per_class,
+            seed=args.seed,
+            stream=args.stream,
+            resolution=args.resolution,
+        )
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+import squiggles
+
+
+@pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet(width=25)])
+def test_examples_are_consistent_with_the_generator(family):
+    ex = squiggles.generate_examples(family, 40, seed=2, stream=3, start=100, resolution=24)
+    np.testing.assert_array_equal(ex.index, np.arange(100, 140))
+    np.testing.assert_array_equal(
+        ex.latent, squiggles.sample_latents(family, 40, seed=2, stream=3, start=100)
+    )
+    np.testing.assert_array_equal(ex.points, squiggles.points(ex.latent, family))
+    np.testing.assert_array_equal(ex.label, squiggles.is_self_intersecting(ex.points))
+    np.testing.assert_array_equal(ex.image, squiggles.render_points(ex.points, 24))
+    assert ex.image.shape == (40, 24, 24) and ex.label.dtype == bool
+
+
+def test_a_range_made_in_pieces_equals_one_call():
+    family = squiggles.Taylor()
+    whole = squiggles.generate_examples(family, 30, seed=1, resolution=12)
+    parts = [
+        squiggles.generate_examples(family, 10, seed=1, start=s, resolution=12) for s in (20, 0, 10)
+    ]
+    parts.sort(key=lambda ex: ex.index[0])
+    for field in ("index", "latent", "points", "label", "image"):
+        joined = np.concatenate([np.asarray(getattr(p, field)) for p in parts])
+        np.testing.assert_array_equal(joined, np.asarray(getattr(whole, field)), err_msg=field)
+
+
+def test_bad_resolution_raises_before_work():
+    with pytest.raises(ValueError, match="resolution must be >= 2"):
+        squiggles.generate_examples(squiggles.Taylor(), 5, resolution=1)
+
+
+@pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet(width=40)])
+def test_values_do_not_depend_on_the_batch_size(family):
+    # Datasets are built in chunks of any size: every example must be bitwise the
+    # same however the range is cut (no shape-dependent matmul blocking or FMAs).
+    whole = squiggles.generate_examples(family, 150, seed=7, resolution=30)
+    for size in (1, 3, 16, 64):
+        for start in range(0, 150, size):
+            count = min(size, 150 - start)
+            part = squiggles.generate_examples(family, count, seed=7, start=start, resolution=30)
+            np.testing.assert_array_equal(part.points, whole.points[start : start + count])
+            np.testing.assert_array_equal(part.image, whole.image[start : start + count])

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import shapely
+
+import squiggles
+
+
+def _figure_eight(n: int = 100) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n)
+    return np.stack([np.sin(t), np.sin(t) * np.cos(t)], axis=-1)
+
+
+def _spiral(n: int = 100) -> np.ndarray:
+    t = np.linspace(0, 4 * np.pi, n)
+    return np.stack([t * np.cos(t), t * np.sin(t)], axis=-1)
+
+
+def test_hand_made_curves():
+    touching = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 0]], float)  # ends on itself
+    backtrack = np.array([[0, 0], [1, 0], [2, 0], [1.5, 0]], float)
+    line = np.array([[0, 0], [1, 1], [2, 0]], float)
+    assert squiggles.is_self_intersecting(_figure_eight())
+    assert not squiggles.is_self_intersecting(_spiral())
+    assert squiggles.is_self_intersecting(touching)
+    assert squiggles.is_self_intersecting(backtrack)
+    assert not squiggles.is_self_intersecting(line)
+
+
+def test_result_is_a_numpy_bool_array_with_the_batch_shape():
+    curves = np.stack([_figure_eight(), _spiral()] * 3).reshape(3, 2, 100, 2)
+    labels = squiggles.is_self_intersecting(curves)
+    assert isinstance(labels, np.ndarray) and labels.dtype == bool and labels.shape == (3, 2)
+    np.testing.assert_array_equal(labels, [[True, False]] * 3)
+    assert squiggles.is_self_intersecting(np.zeros((0, 5, 2))).shape == (0,)
+
+
+def test_vectorised_labels_equal_shapely_one_by_one():
+    for family in (squiggles.Taylor(), squiggles.SineNet(width=25)):
+        pts = np.asarray(squiggles.points(squiggles.sample_latents(family, 300, seed=5), family))
+        expected = [not shapely.LineString(curve).is_simple for curve in pts]
+        np.testing.assert_array_equal(squiggles.is_self_intersecting(pts), expected)
+        assert 0 < np.mean(expected) < 1
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_points_raise(bad):
+    curves = np.stack([_spiral(), _spiral()])
+    curves[1, 7, 0] = bad
+    with pytest.raises(
+        ValueError, match=r"1 curve\(s\) hold NaN or inf, the first at index \(1,\)"
+    ):
+        squiggles.is_self_intersecting(curves)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (1, 2), (2,), (4, 0, 2)])
+def test_bad_shapes_raise(shape):
+    with pytest.raises(ValueError, match=r"\(\.\.\., num_points, 2\) with num_points >= 2"):
+        squiggles.is_self_intersecting(np.zeros(shape))
