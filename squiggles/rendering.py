@@ -40,21 +40,33 @@ def pixel_centres(resolution: int) -> jax.Array:
     return jnp.linspace(0.0, 1.0, resolution, dtype=jnp.float32)
 
 
-def _squared_distances(points: jax.Array, resolution: int) -> jax.Array:
-    """d²[..., r, c] from points (..., 2) to the pixel centre (x = c/(R-1), y = r/(R-1)).
-
-    Only ever consumed by reductions, into which XLA fuses it: it is never stored.
-    """
+@functools.partial(jax.jit, static_argnames=("resolution",))
+def axis_squared_distances(points: jax.Array, resolution: int) -> tuple[jax.Array, jax.Array]:
+    """(dx², dy²), each (..., R): squared distances from points (..., 2) to the pixel
+    columns x = c/(R-1) and rows y = r/(R-1)."""
     centres = pixel_centres(resolution).astype(points.dtype)
-    dx2 = jnp.square(points[..., 0, None] - centres)  # (..., R) indexed [c]
-    dy2 = jnp.square(points[..., 1, None] - centres)  # (..., R) indexed [r]
-    return dy2[..., :, None] + dx2[..., None, :]
+    dx2 = jnp.square(points[..., 0, None] - centres)
+    dy2 = jnp.square(points[..., 1, None] - centres)
+    return dx2, dy2
+
+
+@functools.partial(jax.jit, static_argnames=("resolution",))
+def _nearest_squared_distance(points: jax.Array, resolution: int) -> jax.Array:
+    """min over points k of dy²[k, r] + dx²[k, c]: (..., R, R) indexed [r, c].
+
+    The barrier makes XLA store the squares before the reduction, so each sum is
+    a single addition of two stored numbers. Were the squares fused into it, the
+    compiler could contract square-and-add into an FMA in some batch shapes and
+    not in others; this way results are bitwise independent of the batch size.
+    """
+    dx2, dy2 = jax.lax.optimization_barrier(axis_squared_distances(points, resolution))
+    return jnp.min(dy2[..., :, :, None] + dx2[..., :, None, :], axis=-3)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def nearest_squared_distance(points: jax.Array, resolution: int) -> jax.Array:
-    """Squared distance (R, R) from every pixel centre to the nearest of the points (P, 2)."""
-    return jnp.min(_squared_distances(points, resolution), axis=0)
+    """Squared distance (..., R, R) from every pixel centre to the nearest point (..., P, 2)."""
+    return _nearest_squared_distance(points, resolution)
 
 
 def _nearest_fwd(points: jax.Array, resolution: int):
@@ -65,7 +77,7 @@ def _nearest_fwd(points: jax.Array, resolution: int):
 def _nearest_bwd(resolution: int, residuals, cotangent: jax.Array):
     """Sends each pixel's cotangent to the point(s) nearest to it.
 
-    Loops over points with `lax.scan` so that only (R, R) arrays are live: XLA
+    Loops over points with `lax.scan` so that only (..., R, R) arrays are live: XLA
     would otherwise store (P, R, R) masks to feed its reductions.
     """
     points, nearest = residuals
@@ -73,30 +85,42 @@ def _nearest_bwd(resolution: int, residuals, cotangent: jax.Array):
     # The distances are recomputed, possibly in a differently fused kernel, so a
     # point counts as nearest within a few ulps rather than by exact equality.
     threshold = nearest * (1 + 8 * jnp.finfo(dtype).eps) + jnp.finfo(dtype).tiny
+    points_first = jnp.moveaxis(points, -2, 0)  # (P, ..., 2): scanned over points
 
     def is_nearest(point: jax.Array) -> jax.Array:
-        return _squared_distances(point, resolution) <= threshold
+        dx2, dy2 = axis_squared_distances(point, resolution)
+        return dy2[..., :, None] + dx2[..., None, :] <= threshold
 
     def count_ties(count: jax.Array, point: jax.Array):
         return count + is_nearest(point), None
 
-    ties, _ = jax.lax.scan(count_ties, jnp.zeros(nearest.shape, jnp.int32), points)
+    ties, _ = jax.lax.scan(count_ties, jnp.zeros(nearest.shape, jnp.int32), points_first)
     # Tied points share the gradient, as they do for jnp.min.
     share = cotangent / jnp.maximum(ties, 1)
     centres = pixel_centres(resolution).astype(dtype)
 
     def point_gradient(carry: None, point: jax.Array):
-        weight = jnp.where(is_nearest(point), share, 0.0)
+        weight = jnp.where(is_nearest(point), share, 0.0)  # (..., R, R)
         # d/dp of |p - q|² is 2 (p - q), summed over the pixels q that p is nearest to.
-        grad_x = jnp.sum(weight * (point[0] - centres)[None, :])
-        grad_y = jnp.sum(weight * (point[1] - centres)[:, None])
-        return carry, 2 * jnp.stack([grad_x, grad_y])
+        grad_x = jnp.sum(weight * (point[..., 0, None, None] - centres[None, :]), axis=(-2, -1))
+        grad_y = jnp.sum(weight * (point[..., 1, None, None] - centres[:, None]), axis=(-2, -1))
+        return carry, 2 * jnp.stack([grad_x, grad_y], axis=-1)
 
-    _, grads = jax.lax.scan(point_gradient, None, points)
-    return (grads,)
+    _, grads = jax.lax.scan(point_gradient, None, points_first)
+    return (jnp.moveaxis(grads, 0, -2),)
 
 
 nearest_squared_distance.defvjp(_nearest_fwd, _nearest_bwd)
+
+
+@functools.partial(jax.jit, static_argnames=("resolution",))
+def intensity(nearest: jax.Array, resolution: int) -> jax.Array:
+    """exp(-R² d²) of the squared distance to the nearest point.
+
+    A program of its own when called eagerly: fused into the reduction, XLA
+    evaluates exp differently for some shapes (last-bit differences).
+    """
+    return jnp.exp(-(resolution**2) * nearest)
 
 
 def check_points(points: object) -> jax.Array:
@@ -111,18 +135,10 @@ def check_points(points: object) -> jax.Array:
     return points
 
 
-@functools.partial(jax.jit, static_argnames=("resolution",))
 def _render_points(points: jax.Array, resolution: int) -> jax.Array:
-    def render_one(curve: jax.Array) -> jax.Array:
-        nearest = nearest_squared_distance(curve, resolution)
-        return jnp.exp(-(resolution**2) * nearest)
-
-    flat = points.reshape(-1, *points.shape[-2:])
-    # XLA fuses a batch of one differently and can round the exponential another
-    # way; padding to two keeps every image bitwise independent of the batch size.
-    padded = jnp.concatenate([flat, flat[:1]]) if flat.shape[0] == 1 else flat
-    images = jax.vmap(render_one)(padded)[: flat.shape[0]]
-    return images.reshape(*points.shape[:-2], resolution, resolution)
+    # Two jitted stages: called eagerly they run as separate programs, which pins
+    # every rounding step; under an outer jit they are inlined.
+    return intensity(nearest_squared_distance(points, resolution), resolution)
 
 
 def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:

@@ -1,0 +1,85 @@
+"""Samples/s of each stage of the generator and of the whole path, batched, beside
+the per-sample loop of the public reimplementation (one jitted call and one
+`shapely.LineString(...).is_simple` per sample, no images).
+
+    python benchmarks/generator_throughput.py --family taylor --batch 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+import shapely
+
+import squiggles
+
+
+def rate(fn: Callable[[], object], count: int, repeats: int) -> float:
+    """Samples/s of fn (which makes `count` samples), best of `repeats` after a warm-up."""
+    jax.block_until_ready(fn())
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def per_sample_loop_rate(family: squiggles.Family, count: int) -> float:
+    """The reimplementation's way: a Python loop, one jitted curve and one Shapely
+    test per sample. Its jitted call draws the latent and evaluates the curve."""
+
+    @jax.jit
+    def one_curve(key):
+        return squiggles.points(family.sample(key)[None], family)[0]
+
+    keys = jax.random.split(jax.random.key(0), count)
+    np.asarray(one_curve(keys[0]))  # compile outside the timing
+
+    simple = []
+    start = time.perf_counter()
+    for i in range(count):
+        simple.append(shapely.LineString(np.asarray(one_curve(keys[i]))).is_simple)
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=sorted(squiggles.FAMILIES), default="taylor")
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--resolution", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--loop-samples", type=int, default=2_000)
+    args = parser.parse_args()
+
+    family = squiggles.family_from_name(args.family)
+    n, res = args.batch, args.resolution
+    print(f"{family}, batch {n}, {res}x{res} images, devices {jax.devices()}")
+
+    latents = squiggles.sample_latents(family, n)
+    points = squiggles.points(latents, family)
+    host_points = np.asarray(points)
+    stages = {
+        "sample_latents": lambda: squiggles.sample_latents(family, n),
+        "points (rescaled)": lambda: squiggles.points(latents, family),
+        "label (Shapely)": lambda: squiggles.is_self_intersecting(host_points),
+        f"render_points {res}x{res}": lambda: squiggles.render_points(points, res),
+        "end to end, with images": lambda: squiggles.generate_examples(family, n, resolution=res),
+    }
+    rates = {}
+    for name, fn in stages.items():
+        rates[name] = rate(fn, n, args.repeats)
+        print(f"  {name:28s} {rates[name]:12,.0f} samples/s")
+
+    loop = per_sample_loop_rate(family, args.loop_samples)
+    print(f"  {'per-sample loop, no images':28s} {loop:12,.0f} samples/s")
+    end_to_end = rates["end to end, with images"]
+    print(f"end to end with images / per-sample loop without: {end_to_end / loop:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
