@@ -21,7 +21,7 @@ from squiggles.families import Family, check_family
 MAX_UINT32 = 2**32
 
 
-def _check_uint32(name: str, value: object) -> int:
+def check_uint32(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer in [0, 2**32), got {value!r}")
     if not 0 <= value < MAX_UINT32:
@@ -54,9 +54,9 @@ def sample_latents(
     check_family(family)
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
         raise ValueError(f"count must be an integer >= 0, got {count!r}")
-    seed = _check_uint32("seed", seed)
-    stream = _check_uint32("stream", stream)
-    start = _check_uint32("start", start)
+    seed = check_uint32("seed", seed)
+    stream = check_uint32("stream", stream)
+    start = check_uint32("start", start)
     if start + count > MAX_UINT32:
         raise ValueError(
             f"a stream holds indices below 2**32; start + count = {start + count} is too large"

@@ -1,0 +1,147 @@
+"""The TFDS builder: TFDS's own checks, properties of built data, bad input."""
+
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import squiggles
+import squiggles_tfds
+from squiggles_tfds import SquigglesConfig
+
+TINY = SquigglesConfig(
+    family="sine_net", width=12, resolution=20, train_size=40, validation_size=10,
+    test_size=20, seed=3, chunk_size=16,
+)  # fmt: skip
+
+
+class SquigglesBuilderTest(tfds.testing.DatasetBuilderTestCase):
+    """TFDS's standard checks on a tiny config."""
+
+    DATASET_CLASS = squiggles_tfds.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = [
+        SquigglesConfig(family="taylor", resolution=12, train_size=6, validation_size=2,
+                        test_size=3, chunk_size=4),
+    ]  # fmt: skip
+    SPLITS = {"train": 6, "validation": 2, "test": 3}
+    SKIP_CHECKSUMS = True
+
+
+def _load_split(data_dir, config, split):
+    builder = tfds.builder("squiggles", config=config, data_dir=data_dir)
+    return list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> pathlib.Path:
+    data_dir = tmp_path_factory.mktemp("tfds")
+    tfds.builder("squiggles", config=TINY, data_dir=data_dir).download_and_prepare()
+    return data_dir
+
+
+def test_every_split_holds_its_stream_and_regenerates(tiny_dir):
+    family = TINY.make_family()
+    for split, stream in squiggles_tfds.SPLIT_STREAMS.items():
+        examples = _load_split(tiny_dir, TINY, split)
+        assert sorted(int(e["index"]) for e in examples) == list(range(TINY.split_sizes()[split]))
+        for e in examples:
+            latent = squiggles.sample_latents(
+                family, 1, seed=TINY.seed, stream=stream, start=int(e["index"])
+            )[0]
+            np.testing.assert_array_equal(e["latent"], latent)
+
+
+def test_stored_labels_and_images_are_recomputable(tiny_dir):
+    examples = _load_split(tiny_dir, TINY, "train")
+    points = np.stack([e["points"] for e in examples])
+    np.testing.assert_array_equal(
+        [e["label"] for e in examples], squiggles.is_self_intersecting(points).astype(int)
+    )
+    images = np.stack([e["image"] for e in examples])
+    assert images.shape == (40, 20, 20, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(
+        images, squiggles_tfds.quantize(squiggles.render_points(points, TINY.resolution))
+    )
+    np.testing.assert_array_equal(
+        points, squiggles.points(np.stack([e["latent"] for e in examples]), TINY.make_family())
+    )
+
+
+def test_no_latent_is_in_two_splits(tiny_dir):
+    seen = {}
+    for split in squiggles_tfds.SPLIT_STREAMS:
+        for e in _load_split(tiny_dir, TINY, split):
+            key = e["latent"].tobytes()
+            assert key not in seen, f"latent of {split} {e['index']} is also in {seen.get(key)}"
+            seen[key] = split
+
+
+def test_building_twice_gives_the_same_examples_in_the_same_order(tiny_dir, tmp_path):
+    again = SquigglesConfig(**{**TINY.__dict__, "chunk_size": 7})  # other chunking
+    tfds.builder("squiggles", config=again, data_dir=tmp_path).download_and_prepare()
+    for split in squiggles_tfds.SPLIT_STREAMS:
+        first, second = _load_split(tiny_dir, TINY, split), _load_split(tmp_path, again, split)
+        assert len(first) == len(second)
+        for a, b in zip(first, second, strict=True):
+            for name in a:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_info_describes_the_dataset(tiny_dir):
+    builder = tfds.builder("squiggles", config=TINY, data_dir=tiny_dir)
+    info = builder.info
+    assert info.supervised_keys == ("image", "label")
+    assert info.features["label"].names == ["simple", "intersecting"]
+    assert info.features["latent"].shape == (12, 4)
+    assert "stream" in info.description and "Shapely" not in info.citation
+    assert "Kindermans" in info.citation
+    assert info.metadata["split_streams"] == {"train": 0, "validation": 1, "test": 2}
+
+
+def test_predefined_configs():
+    configs = squiggles_tfds.CONFIGS
+    assert {"taylor", "sine_net", "taylor_120", "sine_net_120"} <= set(configs)
+    assert configs["sine_net"].width == 300 and configs["taylor"].order == 7
+    assert configs["taylor_120"].resolution == 120
+    for name in ("taylor_paper", "sine_net_paper"):
+        assert configs[name].train_size == 66_355_200 and configs[name].test_size == 98_304
+    assert squiggles_tfds.Builder(config=None).builder_config.name == "taylor"
+
+
+def test_unknown_config_lists_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown squiggles config 'nope'; expected one of \["):
+        tfds.builder("squiggles/nope", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(family="sine_net", width=0), "width must be an integer >= 1, got 0"),
+        (dict(resolution=1), "resolution must be >= 2"),
+        (dict(test_size=-5), "test_size must be an integer >= 0, got -5"),
+        (dict(family="fourier"), "unknown family 'fourier'"),
+        (dict(chunk_size=0), "chunk_size must be an integer >= 1"),
+    ],
+)
+def test_invalid_custom_config_fails_before_any_file(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        tfds.builder("squiggles", config=SquigglesConfig(**kwargs), data_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_data_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    builder = tfds.builder("squiggles", config=TINY, data_dir=blocker / "data")
+    with pytest.raises(
+        PermissionError, match=r"cannot write the squiggles dataset to .*a_file/data"
+    ):
+        builder.download_and_prepare()
+
+
+def test_quantize_round_trip():
+    images = np.array([[0.0, 1.0], [0.5, 0.2]], np.float32)
+    stored = squiggles_tfds.quantize(images)
+    np.testing.assert_array_equal(stored[..., 0], [[0, 255], [128, 51]])
+    assert np.abs(squiggles_tfds.dequantize(stored) - images).max() <= 1 / 510 + 1e-6
