@@ -43,7 +43,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if isinstance(builder_config, str) and builder_config.split(":")[0] not in configs.CONFIGS:
             raise ValueError(
                 f"unknown squiggles config {builder_config!r}; expected one of "
-                f"{sorted(configs.CONFIGS)}, or a custom config given as JSON"
+                f"{sorted(configs.CONFIGS)}, or a custom SquigglesConfig (JSON for tfds build)"
             )
         return super()._create_builder_config(builder_config, version)
 

@@ -1,0 +1,134 @@
+"""`tfds build squiggles` run for real, in subprocesses, as users run it."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import squiggles_tfds
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TFDS = [sys.executable, "-m", "tensorflow_datasets.scripts.cli.main"]
+CUSTOM = {
+    "family": "sine_net", "width": 10, "resolution": 16, "train_size": 30,
+    "validation_size": 8, "test_size": 12, "chunk_size": 8,
+}  # fmt: skip
+
+
+def run_tfds(args, cwd, timeout=300):
+    result = subprocess.run(TFDS + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def load_all(name, data_dir):
+    return {
+        split: list(
+            tfds.as_numpy(tfds.load(name, split=split, data_dir=data_dir, shuffle_files=False))
+        )
+        for split in squiggles_tfds.SPLIT_STREAMS
+    }
+
+
+def assert_same_examples(first, second):
+    for split in first:
+        assert len(first[split]) == len(second[split]) > 0
+        for a, b in zip(first[split], second[split], strict=True):
+            for feature in a:
+                np.testing.assert_array_equal(a[feature], b[feature], err_msg=feature)
+
+
+def test_build_from_the_repository_root_makes_the_default_config(tmp_path):
+    run_tfds(
+        ["build", "squiggles", "--data_dir", str(tmp_path), "--max_examples_per_split", "5"], ROOT
+    )
+    built = [p.name for p in (tmp_path / "squiggles").iterdir() if not p.name.startswith(".")]
+    assert built == ["taylor"]
+    train = tfds.load("squiggles", split="train", data_dir=tmp_path)
+    assert len(list(train)) == 5
+
+
+@pytest.fixture(scope="module")
+def custom_build(tmp_path_factory):
+    """A custom JSON config built with --imports from a directory outside the repo."""
+    data_dir = tmp_path_factory.mktemp("custom")
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    run_tfds(
+        ["build", "squiggles", "--imports", "squiggles_tfds", "--config", json.dumps(CUSTOM),
+         "--data_dir", str(data_dir)],
+        elsewhere,
+    )  # fmt: skip
+    return data_dir
+
+
+def test_build_with_imports_and_json_config_from_anywhere(custom_build):
+    name = "squiggles/" + squiggles_tfds.SquigglesConfig(**CUSTOM).name
+    examples = load_all(name, custom_build)
+    assert {split: len(e) for split, e in examples.items()} == {
+        "train": 30, "validation": 8, "test": 12,
+    }  # fmt: skip
+    assert examples["train"][0]["image"].shape == (16, 16, 1)
+    assert examples["train"][0]["latent"].shape == (10, 4)
+
+
+def test_beam_build_gives_the_same_examples(custom_build, tmp_path):
+    run_tfds(
+        ["build", "squiggles", "--config", json.dumps(CUSTOM), "--data_dir", str(tmp_path),
+         "--beam_pipeline_options=direct_running_mode=multi_processing,direct_num_workers=2"],
+        ROOT,
+    )  # fmt: skip
+    name = "squiggles/" + squiggles_tfds.SquigglesConfig(**CUSTOM).name
+    assert_same_examples(load_all(name, custom_build), load_all(name, tmp_path))
+
+
+def test_invalid_json_config_fails_before_writing(tmp_path):
+    bad = json.dumps({**CUSTOM, "width": 0})
+    result = subprocess.run(
+        TFDS + ["build", "squiggles", "--config", bad, "--data_dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "width must be an integer >= 1, got 0" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_build_is_not_loadable_and_the_next_build_succeeds(tmp_path):
+    config = {"resolution": 16, "train_size": 30_000, "validation_size": 0, "test_size": 0}
+    process = subprocess.Popen(
+        TFDS + ["build", "squiggles", "--config", json.dumps(config), "--data_dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("squiggles/*/incomplete.*")):
+            assert process.poll() is None, process.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "the build never started writing"
+            time.sleep(0.1)
+        time.sleep(1)  # into the train split
+        assert process.poll() is None, "the build finished before it could be interrupted"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    squiggles_config = squiggles_tfds.SquigglesConfig(**config)
+    builder = tfds.builder("squiggles", config=squiggles_config, data_dir=tmp_path)
+    assert not builder.is_prepared()
+    with pytest.raises(AssertionError, match="could not find data"):
+        tfds.load(
+            "squiggles", split="train", data_dir=tmp_path, download=False,
+            builder_kwargs={"config": squiggles_config},
+        )  # fmt: skip
+
+    # The same build again, over what the killed one left behind.
+    builder.download_and_prepare()
+    assert builder.info.splits["train"].num_examples == 30_000
+    first = next(iter(tfds.as_numpy(builder.as_dataset(split="train", shuffle_files=False))))
+    assert 0 <= first["index"] < 30_000
