@@ -12,7 +12,7 @@ from squiggles.examples import Examples, generate_examples
 from squiggles.families import FAMILIES, Family, SineNet, Taylor, family_from_name
 from squiggles.labels import is_self_intersecting
 from squiggles.rendering import RESOLUTION, pixel_centres, render, render_points
-from squiggles.sampling import sample_latents
+from squiggles.sampling import sample_latents, sample_latents_at
 
 __version__ = "0.1.0"
 
@@ -34,5 +34,6 @@ __all__ = [
     "render_points",
     "rescale",
     "sample_latents",
+    "sample_latents_at",
     "t_values",
 ]

@@ -36,11 +36,17 @@ def stream_key(seed: int, stream: int) -> jax.Array:
     return jax.random.fold_in(seed_key, np.uint32(stream))
 
 
-@functools.partial(jax.jit, static_argnames=("family", "count"))
-def _sample(family: Family, count: int, key: jax.Array, start: jax.Array) -> jax.Array:
-    indices = start + jnp.arange(count, dtype=jnp.uint32)
+def _latents_of(family: Family, key: jax.Array, indices: jax.Array) -> jax.Array:
     keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
     return jax.vmap(family.sample)(keys)
+
+
+@functools.partial(jax.jit, static_argnames=("family", "count"))
+def _sample_range(family: Family, count: int, key: jax.Array, start: jax.Array) -> jax.Array:
+    return _latents_of(family, key, start + jnp.arange(count, dtype=jnp.uint32))
+
+
+_sample_at = jax.jit(_latents_of, static_argnames=("family",))
 
 
 def sample_latents(
@@ -63,4 +69,25 @@ def sample_latents(
         )
     if count == 0:
         return jnp.zeros((0, *family.latent_shape), jnp.float32)
-    return _sample(family, int(count), stream_key(seed, stream), jnp.uint32(start))
+    return _sample_range(family, int(count), stream_key(seed, stream), jnp.uint32(start))
+
+
+def sample_latents_at(
+    family: Family, indices: object, *, seed: int = 0, stream: int = 0
+) -> jax.Array:
+    """Latents of any indices of a stream, in any order: float32 (len, *latent_shape).
+
+    Equal to `sample_latents(family, 1, seed=seed, stream=stream, start=i)[0]` for
+    each index i, in one vectorised call (e.g. to regenerate a shuffled batch).
+    """
+    check_family(family)
+    seed = check_uint32("seed", seed)
+    stream = check_uint32("stream", stream)
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(
+            f"indices must be a 1-D array of integers, got {indices.dtype} {indices.shape}"
+        )
+    if indices.size and (indices.min() < 0 or indices.max() >= MAX_UINT32):
+        raise ValueError("indices must be in [0, 2**32)")
+    return _sample_at(family, stream_key(seed, stream), jnp.asarray(indices, jnp.uint32))

@@ -90,3 +90,15 @@ def test_bad_arguments_raise(kwargs, message):
 def test_non_family_is_rejected():
     with pytest.raises(TypeError, match="expected a family"):
         squiggles.sample_latents("taylor", 1)
+
+
+def test_latents_at_any_indices_equal_the_ranges():
+    whole = np.asarray(squiggles.sample_latents(TAYLOR, 50, seed=2, stream=5))
+    order = np.random.default_rng(1).permutation(50)
+    np.testing.assert_array_equal(
+        squiggles.sample_latents_at(TAYLOR, order, seed=2, stream=5), whole[order]
+    )
+    with pytest.raises(ValueError, match="1-D array of integers"):
+        squiggles.sample_latents_at(TAYLOR, [0.5, 1.5])
+    with pytest.raises(ValueError, match=r"indices must be in \[0, 2\*\*32\)"):
+        squiggles.sample_latents_at(TAYLOR, [-1])

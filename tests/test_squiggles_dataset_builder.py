@@ -8,7 +8,7 @@ import tensorflow_datasets as tfds
 
 import squiggles
 import squiggles_tfds
-from squiggles_tfds import SquigglesConfig
+from squiggles_tfds import SquigglesConfig, verify
 
 TINY = SquigglesConfig(
     family="sine_net", width=12, resolution=20, train_size=40, validation_size=10,
@@ -79,13 +79,23 @@ def test_no_latent_is_in_two_splits(tiny_dir):
 
 def test_building_twice_gives_the_same_examples_in_the_same_order(tiny_dir, tmp_path):
     again = SquigglesConfig(**{**TINY.__dict__, "chunk_size": 7})  # other chunking
-    tfds.builder("squiggles", config=again, data_dir=tmp_path).download_and_prepare()
+    rebuilt = tfds.builder("squiggles", config=again, data_dir=tmp_path)
+    rebuilt.download_and_prepare()
+    original = tfds.builder("squiggles", config=TINY, data_dir=tiny_dir)
+    assert verify.first_difference(original, rebuilt) is None
+
+
+def test_verify_finds_differences_and_regenerates(tiny_dir, tmp_path):
+    original = tfds.builder("squiggles", config=TINY, data_dir=tiny_dir)
     for split in squiggles_tfds.SPLIT_STREAMS:
-        first, second = _load_split(tiny_dir, TINY, split), _load_split(tmp_path, again, split)
-        assert len(first) == len(second)
-        for a, b in zip(first, second, strict=True):
-            for name in a:
-                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+        assert verify.regeneration_mismatches(original, split, batch_size=7) == []
+    # The same config name over data made with another seed: what a stale or
+    # tampered directory looks like.
+    other_seed = SquigglesConfig(**{**TINY.__dict__, "seed": 4})
+    tfds.builder("squiggles", config=other_seed, data_dir=tmp_path).download_and_prepare()
+    stale = tfds.builder("squiggles", config=TINY, data_dir=tmp_path)
+    assert verify.first_difference(original, stale).startswith("train, example 0")
+    assert len(verify.regeneration_mismatches(stale, "test")) == TINY.test_size
 
 
 def test_info_describes_the_dataset(tiny_dir):

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 import squiggles_tfds
+from squiggles_tfds import verify
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TFDS = [sys.executable, "-m", "tensorflow_datasets.scripts.cli.main"]
@@ -28,21 +28,10 @@ def run_tfds(args, cwd, timeout=300):
     return result
 
 
-def load_all(name, data_dir):
-    return {
-        split: list(
-            tfds.as_numpy(tfds.load(name, split=split, data_dir=data_dir, shuffle_files=False))
-        )
-        for split in squiggles_tfds.SPLIT_STREAMS
-    }
-
-
-def assert_same_examples(first, second):
-    for split in first:
-        assert len(first[split]) == len(second[split]) > 0
-        for a, b in zip(first[split], second[split], strict=True):
-            for feature in a:
-                np.testing.assert_array_equal(a[feature], b[feature], err_msg=feature)
+def built(config: dict, data_dir) -> tfds.core.DatasetBuilder:
+    return tfds.builder(
+        "squiggles", config=squiggles_tfds.SquigglesConfig(**config), data_dir=data_dir
+    )
 
 
 def test_build_from_the_repository_root_makes_the_default_config(tmp_path):
@@ -70,12 +59,12 @@ def custom_build(tmp_path_factory):
 
 def test_build_with_imports_and_json_config_from_anywhere(custom_build):
     name = "squiggles/" + squiggles_tfds.SquigglesConfig(**CUSTOM).name
-    examples = load_all(name, custom_build)
-    assert {split: len(e) for split, e in examples.items()} == {
+    splits = tfds.load(name, data_dir=custom_build)
+    assert {split: len(list(ds)) for split, ds in splits.items()} == {
         "train": 30, "validation": 8, "test": 12,
     }  # fmt: skip
-    assert examples["train"][0]["image"].shape == (16, 16, 1)
-    assert examples["train"][0]["latent"].shape == (10, 4)
+    first = next(iter(tfds.as_numpy(splits["train"])))
+    assert first["image"].shape == (16, 16, 1) and first["latent"].shape == (10, 4)
 
 
 def test_beam_build_gives_the_same_examples(custom_build, tmp_path):
@@ -84,8 +73,7 @@ def test_beam_build_gives_the_same_examples(custom_build, tmp_path):
          "--beam_pipeline_options=direct_running_mode=multi_processing,direct_num_workers=2"],
         ROOT,
     )  # fmt: skip
-    name = "squiggles/" + squiggles_tfds.SquigglesConfig(**CUSTOM).name
-    assert_same_examples(load_all(name, custom_build), load_all(name, tmp_path))
+    assert verify.first_difference(built(CUSTOM, custom_build), built(CUSTOM, tmp_path)) is None
 
 
 def test_invalid_json_config_fails_before_writing(tmp_path):

@@ -1,0 +1,84 @@
+"""Examples/s of building the `squiggles` TFDS dataset, beside TFDS's own floor.
+
+Measures, in one run, on a config of 50,000 examples:
+  (a) a single-process build (`download_and_prepare`, what `tfds build` runs);
+  (b) TFDS writing the same features from arrays already in memory: TFDS's own
+      encoding and writing cost, the fastest any builder could be;
+  (c) the same build on Apache Beam's DirectRunner with 2 worker processes.
+
+    python benchmarks/tfds_build_throughput.py --examples 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import tensorflow_datasets as tfds
+
+import squiggles_tfds
+from squiggles_tfds import generation
+
+
+class InMemoryBuilder(squiggles_tfds.Builder, skip_registration=True):
+    """Writes pre-made chunks: everything of a build except generating the data."""
+
+    chunks: dict[str, list] = {}
+
+    def _split_generators(self, dl_manager):
+        def examples(split):
+            for chunk in self.chunks[split]:
+                yield from generation.chunk_to_examples(chunk)
+
+        return {split: examples(split) for split in self.chunks}
+
+
+def timed_build(builder: tfds.core.DatasetBuilder, **kwargs) -> float:
+    start = time.perf_counter()
+    builder.download_and_prepare(**kwargs)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=50_000)
+    parser.add_argument("--family", default="taylor")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    config = squiggles_tfds.SquigglesConfig(
+        family=args.family, train_size=args.examples, validation_size=0, test_size=0
+    )
+    n = args.examples
+    print(f"config {config.name}: {config.description}")
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        single = timed_build(tfds.builder("squiggles", config=config, data_dir=f"{data_dir}/a"))
+        print(f"(a) single-process build        {n / single:9,.0f} examples/s ({single:.1f} s)")
+
+        InMemoryBuilder.chunks = {
+            "train": [
+                generation.make_chunk(config, squiggles_tfds.SPLIT_STREAMS["train"], start, count)
+                for start, count in generation.chunk_starts(n, config.chunk_size)
+            ]
+        }
+        floor = timed_build(InMemoryBuilder(config=config, data_dir=f"{data_dir}/b"))
+        print(f"(b) TFDS writing from memory     {n / floor:9,.0f} examples/s ({floor:.1f} s)")
+
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+        options = PipelineOptions(
+            direct_running_mode="multi_processing", direct_num_workers=args.workers
+        )
+        beam = timed_build(
+            tfds.builder("squiggles", config=config, data_dir=f"{data_dir}/c"),
+            download_config=tfds.download.DownloadConfig(beam_options=options),
+        )
+        print(f"(c) Beam, {args.workers} workers  {n / beam:20,.0f} examples/s ({beam:.1f} s)")
+
+    print(f"(a)/(b) = {floor / single:.2f} (target >= 0.7)")
+    print(f"(c) speed-up over (a) = {single / beam:.2f}x (target >= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
