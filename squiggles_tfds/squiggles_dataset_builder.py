@@ -4,14 +4,13 @@ whether the curve crosses itself (see README.md beside this file)."""
 from __future__ import annotations
 
 import pathlib
-import uuid
 
 import tensorflow_datasets as tfds
-from etils import epath
 from tensorflow_datasets.core import dataset_metadata
 
 from squiggles_tfds import configs, generation
 from squiggles_tfds.features import features
+from squiggles_tfds.storage import ensure_writable_dir
 
 _HERE = pathlib.Path(__file__).parent
 
@@ -64,7 +63,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def download_and_prepare(self, *args, **kwargs):
-        _check_writable(self.data_dir_root)
+        ensure_writable_dir(
+            self.data_dir_root, "the squiggles dataset (pass a writable --data_dir or data_dir=...)"
+        )
         return super().download_and_prepare(*args, **kwargs)
 
     def _download_and_prepare(self, dl_manager, download_config):
@@ -88,20 +89,3 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, **kwargs):
         raise NotImplementedError("examples are made by squiggles_tfds.generation")
-
-
-def _check_writable(data_dir_root: str) -> None:
-    """A clear error before any work if the data directory cannot be written.
-
-    Uses epath, like TFDS, so that it also checks cloud storage paths."""
-    path = epath.Path(data_dir_root).expanduser()
-    probe = path / f".squiggles-write-check-{uuid.uuid4().hex}"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise PermissionError(
-            f"cannot write the squiggles dataset to {path}: {error}. "
-            "Pass a writable --data_dir (or data_dir=...)."
-        ) from error

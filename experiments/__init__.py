@@ -1,0 +1,1 @@
+"""Experiments on Squiggles: train, evaluate and attack classifiers (JAX, flax, optax, orbax)."""

@@ -1,0 +1,182 @@
+"""Training and evaluation data: float images in [0, 1] (B, R, R) and int32 labels.
+
+Two training sources, both deterministic functions of the step, so a resumed run
+sees exactly the batches an uninterrupted one would:
+  * online: batch s is examples s·B .. s·B+B-1 of the train stream, rendered by
+    `squiggles` on the accelerator and labelled by Shapely on the host, the same
+    code that builds the dataset;
+  * tfds: the built dataset, read with tf.data (stored uint8 images / 255).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+import squiggles
+from squiggles_tfds.features import dequantize, quantize
+
+TRAIN_STREAM, VALIDATION_STREAM, TEST_STREAM = 0, 1, 2
+
+
+class Batch(NamedTuple):
+    images: jax.Array  # float32 (B, R, R) in [0, 1]
+    labels: jax.Array  # int32 (B,): 1 = self-intersecting
+
+
+def family_of(config: ml_collections.ConfigDict) -> squiggles.Family:
+    params = {"taylor": {"order": config.order}, "sine_net": {"width": config.width}}
+    if config.family not in params:
+        raise ValueError(f"unknown family {config.family!r}; expected one of {sorted(params)}")
+    return squiggles.family_from_name(config.family, **params[config.family])
+
+
+def generated_batch(
+    family: squiggles.Family, count: int, *, seed: int, stream: int, start: int, resolution: int
+) -> Batch:
+    """Examples start .. start+count-1 of a stream, rendered (float, not quantised)."""
+    examples = squiggles.generate_examples(
+        family, count, seed=seed, stream=stream, start=start, resolution=resolution
+    )
+    return Batch(examples.image, jnp.asarray(examples.label, jnp.int32))
+
+
+def prefetch(make: Callable[[int], Batch], first: int, depth: int) -> Iterator[Batch]:
+    """make(first), make(first + 1), ... computed `depth` ahead on a background thread.
+
+    XLA and Shapely release the GIL, so batches are made while the train step runs.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=max(depth, 1))
+    stop = threading.Event()
+
+    def worker() -> None:
+        step = first
+        while not stop.is_set():
+            try:
+                item = make(step)
+            except Exception as error:  # handed to the consumer, raised there
+                slots.put(error)
+                return
+            while not stop.is_set():
+                try:
+                    slots.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            step += 1
+
+    thread = threading.Thread(target=worker, daemon=True, name="squiggles-data")
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        # Stop and wait for the worker: a thread still inside XLA when the
+        # interpreter exits aborts the process.
+        stop.set()
+        thread.join()
+
+
+def online_train_batches(config: ml_collections.ConfigDict, first_step: int) -> Iterator[Batch]:
+    family = family_of(config)
+
+    def make(step: int) -> Batch:
+        return generated_batch(
+            family,
+            config.batch_size,
+            seed=config.seed,
+            stream=TRAIN_STREAM,
+            start=step * config.batch_size,
+            resolution=config.resolution,
+        )
+
+    return prefetch(make, first_step, config.data.prefetch)
+
+
+def _tfds_builder(config: ml_collections.ConfigDict):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    import squiggles_tfds  # noqa: F401  (registers the dataset)
+
+    tf.config.set_visible_devices([], "GPU")  # TensorFlow only feeds data
+    builder = tfds.builder(config.data.tfds_name, data_dir=config.data.data_dir)
+    if not builder.is_prepared():
+        raise FileNotFoundError(
+            f"dataset {config.data.tfds_name} is not built in {builder.data_dir_root}; run "
+            f"`tfds build {config.data.tfds_name.replace('/', ' --config ')}` or use "
+            f"--config.data.source=online"
+        )
+    info_resolution = builder.info.features["image"].shape[0]
+    if info_resolution != config.resolution:
+        raise ValueError(
+            f"{config.data.tfds_name} holds {info_resolution}x{info_resolution} images, "
+            f"the config expects resolution {config.resolution}"
+        )
+    return builder
+
+
+def tfds_train_batches(config: ml_collections.ConfigDict, first_step: int) -> Iterator[Batch]:
+    """Shuffled, repeated train split: a fixed order given the seed, skipped to the step."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    dataset = _tfds_builder(config).as_dataset(
+        split="train", shuffle_files=True, read_config=tfds.ReadConfig(shuffle_seed=config.seed)
+    )
+    options = tf.data.Options()
+    options.deterministic = True
+    dataset = (
+        dataset.with_options(options)
+        .repeat()
+        .shuffle(config.data.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size, drop_remainder=True)
+        .skip(first_step)
+        .map(
+            lambda e: (
+                tf.cast(e["image"][..., 0], tf.float32) / 255.0,
+                tf.cast(e["label"], tf.int32),
+            )
+        )
+        .prefetch(config.data.prefetch)
+    )
+    for images, labels in dataset.as_numpy_iterator():
+        yield Batch(jnp.asarray(images), jnp.asarray(labels))
+
+
+def train_batches(config: ml_collections.ConfigDict, first_step: int = 0) -> Iterator[Batch]:
+    sources = {"online": online_train_batches, "tfds": tfds_train_batches}
+    if config.data.source not in sources:
+        raise ValueError(
+            f"unknown data source {config.data.source!r}; expected one of {sorted(sources)}"
+        )
+    return sources[config.data.source](config, first_step)
+
+
+def evaluation_batches(
+    family: squiggles.Family,
+    resolution: int,
+    count: int,
+    *,
+    stream: int = TEST_STREAM,
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> Iterator[Batch]:
+    """The first `count` examples of a split's stream, exactly as the TFDS dataset
+    stores them (uint8-quantised images), made directly by the generator."""
+    for start in range(0, count, batch_size):
+        examples = squiggles.generate_examples(
+            family, min(batch_size, count - start), seed=seed, stream=stream, start=start,
+            resolution=resolution,
+        )  # fmt: skip
+        stored = dequantize(quantize(examples.image))
+        yield Batch(jnp.asarray(stored), jnp.asarray(examples.label, jnp.int32))
