@@ -34,7 +34,8 @@ class MetricsWriter:
         self._file.write(json.dumps({"step": step, **scalars}) + "\n")
         self._file.flush()
         for name, value in scalars.items():
-            self._tensorboard.scalar(name, value, step)
+            if value is not None:  # e.g. ROC-AUC of a batch with one class only
+                self._tensorboard.scalar(name, value, step)
         self._tensorboard.flush()
 
     def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -17,7 +16,7 @@ from absl import logging
 from etils import epath
 from flax.training import train_state
 
-from experiments import data, metrics_io
+from experiments import data, metrics, metrics_io
 from experiments.models import ResNet
 from squiggles_tfds.storage import ensure_writable_dir
 
@@ -91,17 +90,8 @@ def train_step(
         return loss, (logits, updates["batch_stats"])
 
     (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    metrics = {"loss": loss, "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch.labels)}
-    return state.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
-
-
-@jax.jit
-def predict_probabilities(state: TrainState, images: jax.Array) -> jax.Array:
-    """P(self-intersecting) for each image, with the running BatchNorm statistics."""
-    logits = state.apply_fn(
-        {"params": state.params, "batch_stats": state.batch_stats}, images, train=False
-    )
-    return jax.nn.softmax(logits)[:, 1]
+    step_metrics = {"loss": loss, "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch.labels)}
+    return state.apply_gradients(grads=grads, batch_stats=batch_stats), step_metrics
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -134,24 +124,6 @@ def checkpoint_manager(workdir: epath.Path, config: ml_collections.ConfigDict):
     )
 
 
-def evaluate(state: TrainState, batches: Iterator[data.Batch]) -> dict[str, float]:
-    """Accuracy and ROC-AUC over the batches, and the raw predictions."""
-    from sklearn.metrics import roc_auc_score
-
-    probabilities, labels = [], []
-    for batch in batches:
-        probabilities.append(np.asarray(predict_probabilities(state, batch.images)))
-        labels.append(np.asarray(batch.labels))
-    probability, label = np.concatenate(probabilities), np.concatenate(labels)
-    return {
-        "accuracy": float(np.mean((probability > 0.5) == label)),
-        "roc_auc": float(roc_auc_score(label, probability))
-        if len(set(label)) == 2
-        else float("nan"),
-        "examples": int(len(label)),
-    }
-
-
 def _validation(config: ml_collections.ConfigDict, state: TrainState) -> dict[str, float]:
     batches = data.evaluation_batches(
         data.family_of(config),
@@ -161,7 +133,8 @@ def _validation(config: ml_collections.ConfigDict, state: TrainState) -> dict[st
         seed=config.seed,
         batch_size=min(config.batch_size, 1000),
     )
-    return evaluate(state, batches)
+    result = metrics.evaluate(state, batches)
+    return {"accuracy": result["accuracy"], "roc_auc": result["roc_auc"]}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
@@ -211,10 +184,10 @@ def _train_loop(config, state, batches, start, noise_key, manager, writer) -> Tr
     progress = metrics_io.Progress(config.num_steps, start)
     for step in range(start, config.num_steps):
         batch = next(batches)
-        state, metrics = step_fn(
+        state, step_metrics = step_fn(
             state, batch, noise_key, sigma=config.noise.sigma, sigma_max=config.noise.sigma_max
         )
-        pending.append(metrics)
+        pending.append(step_metrics)
         done = step + 1
         if done % config.log_every == 0 or done == config.num_steps:
             summary = {k: float(np.mean(v)) for k, v in jax.device_get(_stack(pending)).items()}
@@ -238,8 +211,8 @@ def _train_loop(config, state, batches, start, noise_key, manager, writer) -> Tr
     return state
 
 
-def _stack(metrics: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
-    return jax.tree.map(lambda *values: jnp.stack(values), *metrics)
+def _stack(step_metrics: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
+    return jax.tree.map(lambda *values: jnp.stack(values), *step_metrics)
 
 
 def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:

@@ -1,0 +1,153 @@
+"""Evaluation of trained runs: accuracy, ROC-AUC, confusion counts, a grid of the
+misclassified test examples, and the within/cross-family table (paper Table 6)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+
+import ml_collections
+from etils import epath
+
+import squiggles
+from experiments import data, metrics, train_lib
+from squiggles.preview import draw_class_grids
+from squiggles_tfds.storage import ensure_writable_dir
+
+CLASS_NAMES = metrics.CLASS_NAMES
+
+
+def load_run(workdir: str) -> tuple[train_lib.TrainState, ml_collections.ConfigDict]:
+    """The latest checkpoint of a run, with a clear error if it does not fit its config."""
+    try:
+        return train_lib.restore_state(workdir)
+    except FileNotFoundError:
+        raise
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(
+            f"the checkpoint in {workdir} does not match its config.json (another model "
+            f"or resolution?): {error}"
+        ) from error
+
+
+def family_for(config: ml_collections.ConfigDict, name: str | None) -> squiggles.Family:
+    """The family to test on: the run's own, or `name` with the paper's parameters."""
+    if name is None or name == config.family:
+        return data.family_of(config)
+    if name not in squiggles.FAMILIES:
+        raise ValueError(f"unknown family {name!r}; expected one of {sorted(squiggles.FAMILIES)}")
+    return squiggles.family_from_name(name)
+
+
+def test_batches(
+    config: ml_collections.ConfigDict,
+    family: squiggles.Family,
+    count: int,
+    source: str = "generate",
+    tfds_name: str | None = None,
+    data_dir: str | None = None,
+) -> Iterator[data.Batch]:
+    """Test-split batches at the run's resolution: generated (identical to the
+    TFDS test split) or read from a built TFDS dataset."""
+    if source == "generate":
+        return data.evaluation_batches(family, config.resolution, count, stream=data.TEST_STREAM)
+    if source == "tfds":
+        return _tfds_test_batches(config, tfds_name or f"squiggles/{family.name}", data_dir, count)
+    raise ValueError(f"unknown source {source!r}; expected 'generate' or 'tfds'")
+
+
+def _tfds_test_batches(config, name, data_dir, count) -> Iterator[data.Batch]:
+    import jax.numpy as jnp
+    import tensorflow_datasets as tfds
+
+    import squiggles_tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        raise FileNotFoundError(f"dataset {name} is not built in {builder.data_dir_root}")
+    resolution = builder.info.features["image"].shape[0]
+    if resolution != config.resolution:
+        raise ValueError(
+            f"{name} holds {resolution}x{resolution} images but the checkpoint was trained "
+            f"at {config.resolution}x{config.resolution}"
+        )
+    dataset = builder.as_dataset(split=f"test[:{count}]", shuffle_files=False).batch(1000)
+    for batch in tfds.as_numpy(dataset):
+        yield data.Batch(
+            jnp.asarray(squiggles_tfds.dequantize(batch["image"])), jnp.asarray(batch["label"])
+        )
+
+
+def evaluate(state: train_lib.TrainState, batches: Iterator[data.Batch]) -> dict:
+    """Metrics, confusion counts and up to 50 misclassified images per class."""
+    return metrics.evaluate(state, batches, keep_images=50)
+
+
+def write_report(result: dict, out: str, title: str) -> epath.Path:
+    """metrics.json and misclassified.png (grouped by true class) in `out`."""
+    out = ensure_writable_dir(out, "the evaluation report")
+    metrics = {k: v for k, v in result.items() if k != "misclassified_images"}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    grids = {
+        f"true {name}, predicted {other}": images
+        for (name, images), other in zip(
+            result["misclassified_images"].items(), reversed(CLASS_NAMES), strict=True
+        )
+        if len(images)
+    }
+    if grids:
+        figure = draw_class_grids(grids, title=title)
+        figure.savefig(out / "misclassified.png", dpi=100)
+    return out
+
+
+def cross_family_table(
+    runs: Mapping[str, str], count: int, out: str, source: str = "generate", data_dir=None
+) -> list[dict]:
+    """Accuracy and ROC-AUC of each run (keyed by the family it was trained on) on its
+    own family ("within") and on the other ("cross"): Markdown and CSV in `out`."""
+    rows = []
+    for trained_on, workdir in runs.items():
+        state, config = load_run(workdir)
+        if config.family != trained_on:
+            raise ValueError(f"{workdir} was trained on {config.family}, not {trained_on}")
+        for tested_on in squiggles.FAMILIES:
+            family = family_for(config, tested_on)
+            metrics = evaluate(
+                state, test_batches(config, family, count, source, data_dir=data_dir)
+            )
+            rows.append({
+                "trained_on": trained_on,
+                "tested_on": tested_on,
+                "kind": "within" if tested_on == trained_on else "cross",
+                "accuracy": metrics["accuracy"],
+                "roc_auc": metrics["roc_auc"],
+                "examples": metrics["examples"],
+            })  # fmt: skip
+    out = ensure_writable_dir(out, "the table")
+    with (out / "table6.csv").open("w") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "table6.md").write_text(_markdown_table(rows, list(runs)))
+    return rows
+
+
+def _markdown_table(rows: list[dict], trained: list[str]) -> str:
+    cell = {(r["kind"], r["trained_on"]): r for r in rows}
+    lines = [
+        "| | " + " | ".join(f"trained on {name}" for name in trained) + " |",
+        "|---|" + "---|" * len(trained),
+    ]
+    for kind in ("within", "cross"):
+        values = []
+        for name in trained:
+            r = cell.get((kind, name))
+            values.append(
+                f"{100 * r['accuracy']:.2f} % (AUC {r['roc_auc']:.4f}, on {r['tested_on']})"
+                if r
+                else "–"
+            )
+        lines.append(f"| {kind} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""Predictions of a trained state and the classification metrics computed from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import jax
+import numpy as np
+from sklearn.metrics import confusion_matrix, roc_auc_score
+
+from experiments.data import Batch
+
+CLASS_NAMES = ("simple", "intersecting")
+
+
+@jax.jit
+def predict_probabilities(state, images: jax.Array) -> jax.Array:
+    """P(self-intersecting) for each image, with the running BatchNorm statistics."""
+    logits = state.apply_fn(
+        {"params": state.params, "batch_stats": state.batch_stats}, images, train=False
+    )
+    return jax.nn.softmax(logits)[:, 1]
+
+
+def evaluate(state, batches: Iterator[Batch], keep_images: int = 0) -> dict:
+    """Accuracy, ROC-AUC and confusion counts over all batches, and up to
+    `keep_images` misclassified images of each true class."""
+    probabilities, labels = [], []
+    wrong: dict[str, list] = {name: [] for name in CLASS_NAMES}
+    for batch in batches:
+        probability = np.asarray(predict_probabilities(state, batch.images))
+        label = np.asarray(batch.labels)
+        if keep_images:
+            images = np.asarray(jax.device_get(batch.images))
+            for cls, name in enumerate(CLASS_NAMES):
+                missed = images[(label == cls) & ((probability > 0.5) != cls)]
+                wrong[name].extend(missed[: keep_images - len(wrong[name])])
+        probabilities.append(probability)
+        labels.append(label)
+    probability, label = np.concatenate(probabilities), np.concatenate(labels)
+    predicted = (probability > 0.5).astype(int)
+    (tn, fp), (fn, tp) = confusion_matrix(label, predicted, labels=[0, 1])
+    return {
+        "examples": int(len(label)),
+        "accuracy": float(np.mean(predicted == label)),
+        "roc_auc": float(roc_auc_score(label, probability)) if len(set(label)) == 2 else None,
+        "confusion": {
+            "true_simple_predicted_simple": int(tn),
+            "true_simple_predicted_intersecting": int(fp),
+            "true_intersecting_predicted_simple": int(fn),
+            "true_intersecting_predicted_intersecting": int(tp),
+        },
+        "misclassified_images": {name: np.array(images) for name, images in wrong.items()},
+    }
