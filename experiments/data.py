@@ -109,13 +109,16 @@ def _tfds_builder(config: ml_collections.ConfigDict):
     import squiggles_tfds  # noqa: F401  (registers the dataset)
 
     tf.config.set_visible_devices([], "GPU")  # TensorFlow only feeds data
-    builder = tfds.builder(config.data.tfds_name, data_dir=config.data.data_dir)
-    if not builder.is_prepared():
+    name, data_dir = config.data.tfds_name, config.data.data_dir
+    hint = "run `tfds build` for it or use --config.data.source=online"
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except ValueError as error:  # a custom config name that was never built
         raise FileNotFoundError(
-            f"dataset {config.data.tfds_name} is not built in {builder.data_dir_root}; run "
-            f"`tfds build {config.data.tfds_name.replace('/', ' --config ')}` or use "
-            f"--config.data.source=online"
-        )
+            f"dataset {name} is not built in {data_dir or 'the default data_dir'}; {hint} ({error})"
+        ) from error
+    if not builder.is_prepared():
+        raise FileNotFoundError(f"dataset {name} is not built in {builder.data_dir_root}; {hint}")
     info_resolution = builder.info.features["image"].shape[0]
     if info_resolution != config.resolution:
         raise ValueError(

@@ -168,11 +168,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         state = manager.restore(start, args=ocp.args.StandardRestore(state))
         logging.info("resumed from the checkpoint at step %d", start)
     writer = metrics_io.MetricsWriter(workdir, resume_step=start)
-    with contextlib.closing(data.train_batches(config, start)) as batches:
-        state = _train_loop(config, state, batches, start, noise_key, manager, writer)
-    manager.wait_until_finished()
-    writer.close()
-    return state
+    try:
+        with contextlib.closing(data.train_batches(config, start)) as batches:
+            return _train_loop(config, state, batches, start, noise_key, manager, writer)
+    finally:
+        # Also on failure or Ctrl-C: finish writing checkpoints already started.
+        manager.wait_until_finished()
+        manager.close()
+        writer.close()
 
 
 def _train_loop(config, state, batches, start, noise_key, manager, writer) -> TrainState:
@@ -217,7 +220,7 @@ def _stack(step_metrics: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
 
 def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
     """The latest checkpoint of a run and its config, with clear errors."""
-    workdir = epath.Path(workdir)
+    workdir = epath.Path(workdir).expanduser().absolute()
     config_path = workdir / "config.json"
     if not config_path.exists():
         raise FileNotFoundError(f"{workdir} is not a training run: no config.json there")

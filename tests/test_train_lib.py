@@ -80,8 +80,14 @@ def test_tfds_source_with_a_missing_dataset_is_a_clear_error(tmp_path):
         train_lib.train_and_evaluate(config, str(tmp_path / "run"))
 
 
-def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, monkeypatch):
-    config = tiny_config()
+@pytest.mark.parametrize("source", ["online", "tfds"])
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(
+    source, tiny_tfds_dir, tmp_path, monkeypatch
+):
+    config = tiny_config(**{
+        "data.source": source, "data.tfds_name": "squiggles/tiny16",
+        "data.data_dir": str(tiny_tfds_dir),
+    })  # fmt: skip
     uninterrupted = train_lib.train_and_evaluate(config, str(tmp_path / "straight"))
 
     real_batches = data.train_batches
@@ -111,20 +117,21 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, monkeyp
 
 def test_a_diverged_run_never_overwrites_a_good_checkpoint(tmp_path, monkeypatch):
     config = tiny_config()
-    real_batches = data.train_batches
+    real_step = train_lib.train_step
 
-    def poisoned_batches(config, first_step=0):
-        for step, batch in enumerate(real_batches(config, first_step), start=first_step):
-            yield batch._replace(images=batch.images * np.nan) if step >= 4 else batch
+    def diverging_step(state, batch, noise_key, sigma, sigma_max):
+        state, step_metrics = real_step(state, batch, noise_key, sigma, sigma_max)
+        loss = jnp.where(state.step > 4, jnp.nan, step_metrics["loss"])
+        return state, {**step_metrics, "loss": loss}
 
-    monkeypatch.setattr(data, "train_batches", poisoned_batches)
+    monkeypatch.setattr(train_lib, "train_step", diverging_step)
     with pytest.raises(FloatingPointError, match="not saving"):
         train_lib.train_and_evaluate(config, str(tmp_path))
     manager = train_lib.checkpoint_manager(tmp_path, config)
     assert manager.all_steps() == [3]
-    good = manager.restore(
-        3, args=ocp.args.StandardRestore(train_lib.create_train_state(config, jax.random.key(0)))
-    )
+    template = train_lib.create_train_state(config, jax.random.key(0))
+    good = manager.restore(3, args=ocp.args.StandardRestore(template))
+    assert int(good.step) == 3
     assert all(np.isfinite(leaf).all() for leaf in params_of(good))
 
 
@@ -190,3 +197,10 @@ def test_unwritable_workdir(tmp_path):
     blocker.write_text("")
     with pytest.raises(PermissionError, match="cannot write the training run"):
         train_lib.train_and_evaluate(tiny_config(), str(blocker / "run"))
+
+
+def test_relative_workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train_lib.train_and_evaluate(tiny_config(num_steps=3), "runs/relative")
+    state, _ = train_lib.restore_state("runs/relative")
+    assert int(state.step) == 3
