@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+import squiggles
 
 DEFAULT_EPSILONS = (0.01875, 0.0375, 0.075, 0.15, 0.3, 0.6, 1.2, 2.4, 4.8)
 STEPS = 100
@@ -88,3 +91,39 @@ def gaussian_at_norm(
     clipping), for comparing PGD with random perturbations of the same size."""
     x = x0 + _noise_at_norm(key, x0, _as_column(epsilon, x0))
     return x if clip is None else jnp.clip(x, *clip)
+
+
+def latent_pgd(
+    image_loss: Callable[[jax.Array], jax.Array],
+    family: squiggles.Family,
+    z0: jax.Array,
+    epsilon: jax.Array | float,
+    *,
+    resolution: int = squiggles.RESOLUTION,
+    **pgd_options,
+) -> jax.Array:
+    """PGD on the latent through `squiggles.render`: stays on the data manifold.
+    `image_loss(images) -> (B,)` is maximised; latents are not clipped."""
+    pgd_options.setdefault("clip", None)
+    return pgd_l2(
+        lambda z: image_loss(squiggles.render(z, family, resolution)), z0, epsilon, **pgd_options
+    )
+
+
+def true_labels(z: jax.Array, family: squiggles.Family) -> np.ndarray:
+    """Ground truth of (attacked) latents, recomputed with Shapely: True = crosses."""
+    return squiggles.is_self_intersecting(squiggles.points(z, family))
+
+
+def latent_attack_summary(
+    predicted: np.ndarray, label_before: np.ndarray, label_after: np.ndarray
+) -> dict[str, float]:
+    """Accuracy against the recomputed label, and how often the label survived.
+
+    An attack that turns a simple curve into a crossing one and makes the model say
+    "crossing" has not fooled it: accuracy counts it as correct."""
+    predicted, before, after = (np.asarray(a, bool) for a in (predicted, label_before, label_after))
+    return {
+        "accuracy_vs_recomputed_label": float(np.mean(predicted == after)),
+        "label_unchanged": float(np.mean(before == after)),
+    }

@@ -91,3 +91,36 @@ def test_attack_is_jittable_and_uses_a_loop(problem):
     text = jax.jit(attack).lower(x0).as_text()
     assert "while" in text  # fori_loop, not 100 unrolled steps
     assert attack(x0).shape == x0.shape
+
+
+def test_latent_attack_that_flips_the_true_label_is_counted_as_such():
+    import squiggles
+
+    family = squiggles.Taylor()
+    # x = t², y = t + t³ never crosses; with y = t³ - c·t (c > 0) the curve loops.
+    z0 = jnp.array([[[0, 2, 0, 0, 0, 0, 0], [1, 0, 6, 0, 0, 0, 0]]], jnp.float32)
+    before = attacks.true_labels(z0, family)
+    assert not before[0]
+
+    def ink_in_bottom_rows(images):  # a differentiable stand-in for a model's loss
+        return jnp.sum(images[:, :5, :], axis=(1, 2))
+
+    # A loss on the latent itself, to steer the attack where we want it to go.
+    z = attacks.pgd_l2(lambda v: -v[:, 1, 0], z0, 2.5, clip=None)
+    np.testing.assert_allclose(z[0, 1, 0], -1.5, atol=1e-5)
+    after = attacks.true_labels(z, family)
+    assert after[0]
+    # The model still says "simple": wrong against the recomputed label.
+    summary = attacks.latent_attack_summary([False], before, after)
+    assert summary == {"accuracy_vs_recomputed_label": 0.0, "label_unchanged": 0.0}
+    # Saying "crossing" is right: the attack changed the truth, not fooled the model.
+    summary = attacks.latent_attack_summary([True], before, after)
+    assert summary["accuracy_vs_recomputed_label"] == 1.0
+    # Through the renderer the attack runs and stays in the ε-ball.
+    moved = attacks.latent_pgd(ink_in_bottom_rows, family, z0, 0.3, steps=10, resolution=20)
+    distance = float(jnp.linalg.norm(moved - z0))
+    assert 0 < distance <= 0.3 * (1 + 1e-5)
+    before_ink, after_ink = (
+        float(ink_in_bottom_rows(squiggles.render(v, family, 20))[0]) for v in (z0, moved)
+    )
+    assert after_ink > before_ink
