@@ -102,15 +102,15 @@ def online_train_batches(config: ml_collections.ConfigDict, first_step: int) -> 
     return prefetch(make, first_step, config.data.prefetch)
 
 
-def _tfds_builder(config: ml_collections.ConfigDict):
+def prepared_builder(name: str, data_dir: str | None, resolution: int):
+    """The TFDS builder of a built squiggles dataset whose images are R×R, or a clear error."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     import squiggles_tfds  # noqa: F401  (registers the dataset)
 
     tf.config.set_visible_devices([], "GPU")  # TensorFlow only feeds data
-    name, data_dir = config.data.tfds_name, config.data.data_dir
-    hint = "run `tfds build` for it or use --config.data.source=online"
+    hint = "run `tfds build` for it or use generated data"
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except ValueError as error:  # a custom config name that was never built
@@ -119,11 +119,11 @@ def _tfds_builder(config: ml_collections.ConfigDict):
         ) from error
     if not builder.is_prepared():
         raise FileNotFoundError(f"dataset {name} is not built in {builder.data_dir_root}; {hint}")
-    info_resolution = builder.info.features["image"].shape[0]
-    if info_resolution != config.resolution:
+    stored = builder.info.features["image"].shape[0]
+    if stored != resolution:
         raise ValueError(
-            f"{config.data.tfds_name} holds {info_resolution}x{info_resolution} images, "
-            f"the config expects resolution {config.resolution}"
+            f"{name} holds {stored}x{stored} images, but the model works at "
+            f"{resolution}x{resolution}"
         )
     return builder
 
@@ -133,7 +133,8 @@ def tfds_train_batches(config: ml_collections.ConfigDict, first_step: int) -> It
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    dataset = _tfds_builder(config).as_dataset(
+    builder = prepared_builder(config.data.tfds_name, config.data.data_dir, config.resolution)
+    dataset = builder.as_dataset(
         split="train", shuffle_files=True, read_config=tfds.ReadConfig(shuffle_seed=config.seed)
     )
     options = tf.data.Options()

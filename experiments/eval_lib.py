@@ -63,15 +63,7 @@ def _tfds_test_batches(config, name, data_dir, count) -> Iterator[data.Batch]:
 
     import squiggles_tfds
 
-    builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
-        raise FileNotFoundError(f"dataset {name} is not built in {builder.data_dir_root}")
-    resolution = builder.info.features["image"].shape[0]
-    if resolution != config.resolution:
-        raise ValueError(
-            f"{name} holds {resolution}x{resolution} images but the checkpoint was trained "
-            f"at {config.resolution}x{config.resolution}"
-        )
+    builder = data.prepared_builder(name, data_dir, config.resolution)
     dataset = builder.as_dataset(split=f"test[:{count}]", shuffle_files=False).batch(1000)
     for batch in tfds.as_numpy(dataset):
         yield data.Batch(

@@ -61,16 +61,11 @@ def generate_examples(config: SquigglesConfig, stream: int, size: int) -> Iterat
     """
     chunks = chunk_starts(size, config.chunk_size)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
-        pending = None
-        for i in range(len(chunks)):
-            if pending is None:
-                pending = executor.submit(make_chunk, config, stream, *chunks[i])
+        pending = executor.submit(make_chunk, config, stream, *chunks[0]) if chunks else None
+        for following in chunks[1:] + [None]:
             chunk = pending.result()
-            pending = (
-                executor.submit(make_chunk, config, stream, *chunks[i + 1])
-                if i + 1 < len(chunks)
-                else None
-            )
+            if following is not None:
+                pending = executor.submit(make_chunk, config, stream, *following)
             yield from chunk_to_examples(chunk)
 
 
