@@ -31,10 +31,7 @@ class Batch(NamedTuple):
 
 
 def family_of(config: ml_collections.ConfigDict) -> squiggles.Family:
-    params = {"taylor": {"order": config.order}, "sine_net": {"width": config.width}}
-    if config.family not in params:
-        raise ValueError(f"unknown family {config.family!r}; expected one of {sorted(params)}")
-    return squiggles.family_from_name(config.family, **params[config.family])
+    return squiggles.family_from_settings(config.family, order=config.order, width=config.width)
 
 
 def generated_batch(
@@ -55,20 +52,26 @@ def prefetch(make: Callable[[int], Batch], first: int, depth: int) -> Iterator[B
     slots: queue.Queue = queue.Queue(maxsize=max(depth, 1))
     stop = threading.Event()
 
+    def put(item) -> bool:
+        """Waits for a free slot unless the consumer has stopped."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def worker() -> None:
         step = first
         while not stop.is_set():
             try:
                 item = make(step)
             except Exception as error:  # handed to the consumer, raised there
-                slots.put(error)
+                put(error)
                 return
-            while not stop.is_set():
-                try:
-                    slots.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            if not put(item):
+                return
             step += 1
 
     thread = threading.Thread(target=worker, daemon=True, name="squiggles-data")

@@ -9,7 +9,14 @@ itself, made by a differentiable generator (latent → points → pixels).
 
 from squiggles.curves import BOX_SIZE, NUM_POINTS, points, rescale, t_values
 from squiggles.examples import Examples, generate_examples
-from squiggles.families import FAMILIES, Family, SineNet, Taylor, family_from_name
+from squiggles.families import (
+    FAMILIES,
+    Family,
+    SineNet,
+    Taylor,
+    family_from_name,
+    family_from_settings,
+)
 from squiggles.labels import is_self_intersecting
 from squiggles.rendering import RESOLUTION, pixel_centres, render, render_points
 from squiggles.sampling import sample_latents, sample_latents_at
@@ -26,6 +33,7 @@ __all__ = [
     "SineNet",
     "Taylor",
     "family_from_name",
+    "family_from_settings",
     "generate_examples",
     "is_self_intersecting",
     "pixel_centres",

@@ -124,6 +124,15 @@ def family_from_name(name: str, **params: object) -> Family:
     return family_class(**params)
 
 
+def family_from_settings(name: str, *, order: int = 7, width: int = 300) -> Family:
+    """The family `name` with its size parameter taken from settings that carry both
+    (a config file): `order` for Taylor, `width` for SineNet; the other is ignored."""
+    sizes = {Taylor.name: {"order": order}, SineNet.name: {"width": width}}
+    if name not in sizes:
+        raise ValueError(f"unknown family {name!r}; expected one of {sorted(FAMILIES)}")
+    return family_from_name(name, **sizes[name])
+
+
 def check_family(family: object) -> Family:
     """Returns `family` if it is a family spec, else raises a clear TypeError."""
     if not isinstance(family, (Taylor, SineNet)):

@@ -67,10 +67,7 @@ class SquigglesConfig(tfds.core.BuilderConfig):
             )
 
     def make_family(self) -> squiggles.Family:
-        params = {"taylor": {"order": self.order}, "sine_net": {"width": self.width}}
-        if self.family not in params:
-            raise ValueError(f"unknown family {self.family!r}; expected one of {sorted(params)}")
-        return squiggles.family_from_name(self.family, **params[self.family])
+        return squiggles.family_from_settings(self.family, order=self.order, width=self.width)
 
     def derived_name(self, family: squiggles.Family) -> str:
         size = f"o{self.order}" if self.family == "taylor" else f"w{self.width}"

@@ -60,3 +60,12 @@ def test_family_is_a_static_jit_argument():
     render = jax.jit(squiggles.render, static_argnames=("family", "resolution"))
     z = squiggles.sample_latents(squiggles.SineNet(width=3), 2)
     assert render(z, squiggles.SineNet(width=3), 8).shape == (2, 8, 8)
+
+
+def test_family_from_settings_takes_the_size_of_the_named_family():
+    assert squiggles.family_from_settings("taylor", order=5, width=9) == squiggles.Taylor(order=5)
+    assert squiggles.family_from_settings("sine_net", order=5, width=9) == squiggles.SineNet(
+        width=9
+    )
+    with pytest.raises(ValueError, match="unknown family 'spline'"):
+        squiggles.family_from_settings("spline")
