@@ -79,8 +79,8 @@ def evaluate(state: train_lib.TrainState, batches: Iterator[data.Batch]) -> dict
 def write_report(result: dict, out: str, title: str) -> epath.Path:
     """metrics.json and misclassified.png (grouped by true class) in `out`."""
     out = ensure_writable_dir(out, "the evaluation report")
-    metrics = {k: v for k, v in result.items() if k != "misclassified_images"}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    summary = {k: v for k, v in result.items() if k != "misclassified_images"}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
     grids = {
         f"true {name}, predicted {other}": images
         for (name, images), other in zip(
@@ -106,16 +106,14 @@ def cross_family_table(
             raise ValueError(f"{workdir} was trained on {config.family}, not {trained_on}")
         for tested_on in squiggles.FAMILIES:
             family = family_for(config, tested_on)
-            metrics = evaluate(
-                state, test_batches(config, family, count, source, data_dir=data_dir)
-            )
+            scores = evaluate(state, test_batches(config, family, count, source, data_dir=data_dir))
             rows.append({
                 "trained_on": trained_on,
                 "tested_on": tested_on,
                 "kind": "within" if tested_on == trained_on else "cross",
-                "accuracy": metrics["accuracy"],
-                "roc_auc": metrics["roc_auc"],
-                "examples": metrics["examples"],
+                "accuracy": scores["accuracy"],
+                "roc_auc": scores["roc_auc"],
+                "examples": scores["examples"],
             })  # fmt: skip
     out = ensure_writable_dir(out, "the table")
     with (out / "table6.csv").open("w") as f:
@@ -136,10 +134,9 @@ def _markdown_table(rows: list[dict], trained: list[str]) -> str:
         values = []
         for name in trained:
             r = cell.get((kind, name))
+            auc = "n/a" if r is None or r["roc_auc"] is None else f"{r['roc_auc']:.4f}"
             values.append(
-                f"{100 * r['accuracy']:.2f} % (AUC {r['roc_auc']:.4f}, on {r['tested_on']})"
-                if r
-                else "–"
+                f"{100 * r['accuracy']:.2f} % (AUC {auc}, on {r['tested_on']})" if r else "–"
             )
         lines.append(f"| {kind} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
