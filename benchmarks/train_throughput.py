@@ -10,6 +10,8 @@ host synchronisation; tests/test_train_lib.py checks this with a transfer guard)
 from __future__ import annotations
 
 import argparse
+import pathlib
+import sys
 import tempfile
 import time
 
@@ -17,7 +19,11 @@ import jax
 import tensorflow_datasets as tfds
 
 import squiggles_tfds
-from experiments import data, train_lib
+
+sys.path.insert(
+    0, str(pathlib.Path(__file__).resolve().parents[1])
+)  # experiments/ is not installed
+from experiments import data, train_lib  # noqa: E402
 from experiments.configs import taylor_paper
 
 
