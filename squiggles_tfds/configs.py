@@ -25,9 +25,9 @@ DEFAULT_VALIDATION_SIZE = 5_000
 DEFAULT_TEST_SIZE = 10_000
 
 
-def _check_size(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclasses.dataclass(eq=False)
@@ -51,14 +51,11 @@ class SquigglesConfig(tfds.core.BuilderConfig):
         family = self.make_family()  # validates family name and order / width
         squiggles.rendering.check_resolution(self.resolution)
         for split in SPLIT_STREAMS:
-            _check_size(f"{split}_size", getattr(self, f"{split}_size"))
-        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int):
-            raise ValueError(f"chunk_size must be an integer >= 1, got {self.chunk_size!r}")
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be an integer >= 1, got {self.chunk_size}")
+            _check_count(f"{split}_size", getattr(self, f"{split}_size"), 0)
+        _check_count("chunk_size", self.chunk_size, 1)
         squiggles.sampling.check_uint32("seed", self.seed)
         if not self.name:
-            self.name = self.derived_name(family)
+            self.name = self.derived_name()
         if not self.description:
             self.description = (
                 f"{family}, {self.resolution}x{self.resolution} images, seed {self.seed}; "
@@ -69,7 +66,7 @@ class SquigglesConfig(tfds.core.BuilderConfig):
     def make_family(self) -> squiggles.Family:
         return squiggles.family_from_settings(self.family, order=self.order, width=self.width)
 
-    def derived_name(self, family: squiggles.Family) -> str:
+    def derived_name(self) -> str:
         size = f"o{self.order}" if self.family == "taylor" else f"w{self.width}"
         return (
             f"{self.family}_{size}_r{self.resolution}_s{self.seed}"
