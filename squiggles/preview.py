@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from squiggles.examples import generate_examples
-from squiggles.families import FAMILIES, Family, family_from_name
+from squiggles.families import FAMILIES, Family, family_from_settings
 from squiggles.rendering import RESOLUTION
 
 CLASS_NAMES = ("simple", "intersecting")
@@ -97,8 +97,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m squiggles.preview", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--family", choices=sorted(FAMILIES), default="taylor")
-    parser.add_argument("--order", type=int, help="Taylor order (default 7)")
-    parser.add_argument("--width", type=int, help="SineNet width (default 300)")
+    parser.add_argument("--order", type=int, default=7, help="Taylor order")
+    parser.add_argument("--width", type=int, default=300, help="SineNet width")
     parser.add_argument("--out", default="preview.png", help="PNG file to write")
     parser.add_argument("--per-class", type=int, default=25, help="examples of each class")
     parser.add_argument("--seed", type=int, default=0)
@@ -112,9 +112,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
-    params = {"order": args.order} if args.family == "taylor" else {"width": args.width}
     try:
-        family = family_from_name(args.family, **{k: v for k, v in params.items() if v is not None})
+        family = family_from_settings(args.family, order=args.order, width=args.width)
         path = write_preview(
             family,
             args.out,
