@@ -1,0 +1,467 @@
+"""The paper's attack figures from the outputs of experiments.attack and
+experiments.boundary_distance, each as a PNG with its numbers beside it (CSV or JSON).
+
+    python -m experiments.figures --out docs/results \
+        --attack_runs runs/attack_cpu_taylor,runs/attack_cpu_taylor_noise008 \
+        --latent_run runs/attack_cpu_taylor_latent --boundary_run runs/boundary_cpu_taylor
+
+Figures are drawn when their inputs are given:
+  fig3   one curve attacked at several ε in pixel and latent space (model of the first run)
+  fig7   errors grouped by true class: clean, latent-attacked, pixel-attacked (each run)
+  fig8   cumulative fraction of distances to the true decision boundary
+  fig9   latent attacks: accuracy against the recomputed label, unchanged-label fraction
+  fig10  accuracy against ε under pixel PGD and under Gaussian noise, for each run
+  fig11  original, attacked and perturbation side by side
+Images are drawn with origin="lower" (row r is y = r/(R-1)), as everywhere in squiggles.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from etils import epath
+
+import squiggles
+from experiments import attack_lib, attacks, eval_lib
+from squiggles_tfds.storage import ensure_writable_dir
+
+CLASS_NAMES = ("simple", "intersecting")
+
+_OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON files.")
+_ATTACK_RUNS = flags.DEFINE_list(
+    "attack_runs", [], "experiments.attack outputs with pixel and noise results (fig 7, 10, 11)."
+)
+_LATENT_RUN = flags.DEFINE_string("latent_run", None, "An output with latent results (fig 7, 9).")
+_BOUNDARY_RUN = flags.DEFINE_string("boundary_run", None, "A boundary_distance output (fig 8).")
+_PIXEL_EPSILON = flags.DEFINE_float("pixel_epsilon", 0.15, "Pixel ε shown in fig 7 and 11.")
+_LATENT_EPSILON = flags.DEFINE_float("latent_epsilon", 0.6, "Latent ε shown in fig 7 and 11.")
+_CURVE_EPSILONS = flags.DEFINE_list("curve_epsilons", ["0.15", "0.6", "2.4"], "ε of fig 3.")
+_CURVE_INDEX = flags.DEFINE_integer("curve_index", 0, "Test example of fig 3.")
+flags.mark_flags_as_required(["out"])
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _settings(run: str) -> dict:
+    path = epath.Path(run) / "settings.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run} is not an experiments.attack output: no settings.json")
+    return json.loads(path.read_text())
+
+
+def _label(run: str) -> str:
+    noise = _settings(run)["noise"]
+    sigma = f"σ≤{noise['sigma_max']:g}" if noise["sigma_max"] else f"σ={noise['sigma']:g}"
+    return f"{epath.Path(run).name} ({sigma})"
+
+
+def _per_epsilon(run: str, attack: str) -> list[dict]:
+    summary = json.loads((epath.Path(run) / "summary.json").read_text())
+    return summary[attack]["per_epsilon"]
+
+
+def _write_rows(path: epath.Path, rows: list[dict]) -> None:
+    with path.open("w") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _at(results: dict, epsilon: float) -> int:
+    grid = results["epsilon"]
+    matches = np.flatnonzero(np.isclose(grid, epsilon))
+    if not len(matches):
+        raise ValueError(f"no results at ε={epsilon}; the run has ε {list(grid)}")
+    return int(matches[0])
+
+
+def _show(ax, image, title: str = "", diverging: bool = False) -> None:
+    ax.set_axis_off()
+    if diverging:
+        limit = max(float(np.abs(image).max()), 1e-6)
+        ax.imshow(image, cmap="RdBu_r", origin="lower", vmin=-limit, vmax=limit)
+    else:
+        ax.imshow(image, cmap="gray_r", origin="lower", vmin=0.0, vmax=1.0)
+    if title:
+        ax.set_title(title, fontsize=7)
+
+
+# ---------------------------------------------------------------- curves against ε
+
+
+def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> None:
+    """Fig. 10: accuracy under pixel PGD (solid) and Gaussian noise of the same norm."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    rows = []
+    for run in runs:
+        label = _label(run)
+        for attack, style in (("pixel", "-o"), ("noise", "--s")):
+            points = _per_epsilon(run, attack)
+            ax.plot(
+                [p["epsilon"] for p in points],
+                [p["accuracy"] for p in points],
+                style,
+                label=f"{label}, {'PGD' if attack == 'pixel' else 'noise'}",
+            )
+            rows += [
+                {"run": run, "attack": attack, "epsilon": p["epsilon"], "accuracy": p["accuracy"]}
+                for p in points
+            ]
+    ax.set(
+        xscale="log",
+        xlabel="ℓ2 radius ε (pixels in [0, 1])",
+        ylabel="test accuracy",
+        ylim=(-0.02, 1.02),
+        title="Pixel-space PGD and Gaussian noise of the same norm",
+    )
+    ax.axhline(0.5, color="gray", lw=0.5)
+    ax.legend(fontsize=7)
+    figure.savefig(out / "fig10_pgd_vs_noise.png", dpi=120)
+    _write_rows(out / "fig10_pgd_vs_noise.csv", rows)
+
+
+def latent_attack_curves(latent_run: str, pixel_run: str | None, out: epath.Path) -> None:
+    """Fig. 9: accuracy against the recomputed label and the fraction of unchanged labels
+    under latent PGD; the same model's pixel PGD accuracy for comparison."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    points = _per_epsilon(latent_run, "latent")
+    epsilons = [p["epsilon"] for p in points]
+    ax.plot(
+        epsilons,
+        [p["accuracy_vs_recomputed_label"] for p in points],
+        "-o",
+        label="latent PGD: accuracy vs recomputed label",
+    )
+    ax.plot(
+        epsilons,
+        [p["label_unchanged"] for p in points],
+        "-^",
+        label="latent PGD: true label unchanged",
+    )
+    rows = [{"attack": "latent", **p} for p in points]
+    if pixel_run:
+        pixel = _per_epsilon(pixel_run, "pixel")
+        ax.plot(
+            [p["epsilon"] for p in pixel],
+            [p["accuracy"] for p in pixel],
+            "--s",
+            color="gray",
+            label="pixel PGD: accuracy (same model)",
+        )
+        rows += [
+            {"attack": "pixel", "epsilon": p["epsilon"], "accuracy": p["accuracy"]} for p in pixel
+        ]
+    ax.set(
+        xscale="log",
+        xlabel="ℓ2 radius ε (latent or pixel space)",
+        ylabel="fraction",
+        ylim=(-0.02, 1.02),
+        title=f"Latent-space PGD on {_label(latent_run)}",
+    )
+    ax.legend(fontsize=7)
+    figure.savefig(out / "fig9_latent_attacks.png", dpi=120)
+    fields = sorted({key for row in rows for key in row}, key=lambda k: (k != "attack", k))
+    _write_rows(
+        out / "fig9_latent_attacks.csv", [{k: row.get(k, "") for k in fields} for row in rows]
+    )
+
+
+def distance_cdfs(boundary_run: str, out: epath.Path) -> None:
+    """Fig. 8: fraction of examples within ε of the true decision boundary."""
+    plt = _pyplot()
+    summary = json.loads((epath.Path(boundary_run) / "summary.json").read_text())
+    distances = list(csv.DictReader((epath.Path(boundary_run) / "distances.csv").open()))
+    epsilons = summary["epsilons"]
+    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    rows = []
+    for (group, curves), color in zip(
+        summary["cumulative_fraction"].items(), "C0 C1 C2".split(), strict=False
+    ):
+        name = group.replace("_", " ") + f" ({curves['examples']})"
+        ax.step(epsilons, curves["grid"], ":", where="post", color=color, label=f"{name}, grid")
+        # The refined distances are continuous: their empirical CDF, not grid samples.
+        refined = np.sort(
+            [float(row["refined_distance"]) for row in distances if row[group] == "1"]
+        )
+        fraction = np.arange(1, len(refined) + 1) / max(len(refined), 1)
+        ax.step(refined, fraction, "-", where="post", color=color, label=f"{name}, bisection")
+        rows += [
+            {"group": group, "epsilon": e, "grid": g, "refined": r}
+            for e, g, r in zip(epsilons, curves["grid"], curves["refined"], strict=True)
+        ]
+    ax.set(
+        xscale="log",
+        xlabel="latent distance ε",
+        ylabel="fraction with distance ≤ ε",
+        ylim=(-0.02, 1.02),
+        title="Distance to the true decision boundary",
+    )
+    ax.legend(fontsize=7)
+    figure.savefig(out / "fig8_boundary_distance.png", dpi=120)
+    _write_rows(out / "fig8_boundary_distance.csv", rows)
+
+
+# ---------------------------------------------------------------- pictures of examples
+
+
+def _model_and_family(run: str):
+    settings = _settings(run)
+    state, config = eval_lib.load_run(settings["workdir"])
+    return state, eval_lib.family_for(config, None), config.resolution
+
+
+def attacked_curve(run: str, index: int, epsilons: list[float], out: epath.Path) -> None:
+    """Fig. 3: one test curve under pixel PGD and latent PGD at several ε."""
+    plt = _pyplot()
+    state, family, resolution = _model_and_family(run)
+    chunk = attack_lib.Chunk.load(family, resolution, index, 1)
+    settings = attack_lib.AttackSettings(attacks=("pixel", "latent"))
+    label = chunk.labels.astype(np.int32)
+    rows = [
+        ("pixel", chunk.images),
+        ("latent", np.asarray(squiggles.render(jnp.asarray(chunk.latents), family, resolution))),
+    ]
+    figure, axes = plt.subplots(
+        2, len(epsilons) + 1, figsize=(1.8 * (len(epsilons) + 1), 4), layout="constrained"
+    )
+    record = {"index": index, "true_label": CLASS_NAMES[label[0]], "attacks": []}
+    for row, (space, clean) in enumerate(rows):
+        p = attack_lib.probabilities(state, clean)[0]
+        _show(axes[row, 0], clean[0], f"{space}: clean\nP(int.)={p:.2f}")
+        for column, epsilon in enumerate(epsilons, start=1):
+            common = dict(
+                steps=settings.steps, step_fraction=settings.step_fraction, random_start=False
+            )
+            if space == "pixel":
+                image = attack_lib.pixel_pgd(
+                    state, clean, label, epsilon, None, clip=settings.pixel_range, **common
+                )
+                truth = label[0]
+            else:
+                latent = attack_lib.latent_pgd(
+                    state,
+                    jnp.asarray(chunk.latents),
+                    label,
+                    epsilon,
+                    None,
+                    family=family,
+                    resolution=resolution,
+                    **common,
+                )
+                image = squiggles.render(latent, family, resolution)
+                truth = int(attacks.true_labels(latent, family)[0])
+            p = attack_lib.probabilities(state, image)[0]
+            _show(
+                axes[row, column],
+                np.asarray(image)[0],
+                f"ε={epsilon:g} P(int.)={p:.2f}\ntrue: {CLASS_NAMES[truth]}",
+            )
+            record["attacks"].append(
+                {
+                    "space": space,
+                    "epsilon": epsilon,
+                    "probability_intersecting": float(p),
+                    "true_label": CLASS_NAMES[truth],
+                }
+            )
+    figure.suptitle(
+        f"Test curve {index} ({CLASS_NAMES[label[0]]}) attacked in pixel and latent space"
+    )
+    figure.savefig(out / "fig3_attacked_curve.png", dpi=120)
+    (out / "fig3_attacked_curve.json").write_text(json.dumps(record, indent=2))
+
+
+def _panels(
+    run: str,
+    latent_run: str | None,
+    pixel_epsilon: float,
+    latent_epsilon: float,
+    pixel_runs: list[str],
+):
+    """(title, images, true labels, indices) of each kind of error in fig 7."""
+    state, family, resolution = _model_and_family(run)
+    pixel = attack_lib.read_results(run, "pixel")
+    chunk = attack_lib.Chunk.load(family, resolution, 0, len(pixel["index"]))
+    wrong = (pixel["clean_probability"] > 0.5) != pixel["label_before"]
+    panels = [
+        ("generalisation errors", chunk.images[wrong], chunk.labels[wrong], chunk.indices[wrong])
+    ]
+    if latent_run:
+        latent = attack_lib.read_results(latent_run, "latent")
+        k = _at(latent, latent_epsilon)
+        fooled = (latent["probability"][k] > 0.5) != latent["label_after"][k]
+        images = np.asarray(
+            squiggles.render(jnp.asarray(latent["attacked"][k][fooled]), family, resolution)
+        )
+        panels.append(
+            (
+                f"latent PGD errors, ε={latent_epsilon:g}",
+                images,
+                latent["label_after"][k][fooled],
+                latent["index"][fooled],
+            )
+        )
+    for pixel_run in pixel_runs:
+        results = attack_lib.read_results(pixel_run, "pixel")
+        k = _at(results, pixel_epsilon)
+        clean_right = (results["clean_probability"] > 0.5) == results["label_before"]
+        fooled = clean_right & ((results["probability"][k] > 0.5) != results["label_before"])
+        panels.append(
+            (
+                f"pixel PGD errors, ε={pixel_epsilon:g}, {_label(pixel_run)}",
+                results["attacked"][k][fooled].astype(np.float32),
+                results["label_before"][fooled],
+                results["index"][fooled],
+            )
+        )
+    return panels
+
+
+def error_grids(
+    runs: list[str],
+    latent_run: str | None,
+    pixel_epsilon: float,
+    latent_epsilon: float,
+    out: epath.Path,
+    per_cell: int = 16,
+) -> None:
+    """Fig. 7: for each kind of error, up to `per_cell` examples of each true class."""
+    plt = _pyplot()
+    panels = _panels(runs[0], latent_run, pixel_epsilon, latent_epsilon, runs)
+    side = int(np.ceil(np.sqrt(per_cell)))
+    figure = plt.figure(figsize=(7, 3.3 * len(panels)), layout="constrained")
+    record = []
+    for subfigure, (title, images, labels, indices) in zip(
+        np.atleast_1d(figure.subfigures(len(panels), 1)), panels, strict=True
+    ):
+        subfigure.suptitle(f"{title} ({len(images)})", fontsize=9)
+        for cell, cls in zip(subfigure.subfigures(1, 2), (0, 1), strict=True):
+            chosen = np.flatnonzero(labels == cls)[:per_cell]
+            cell.suptitle(f"true {CLASS_NAMES[cls]} ({int(np.sum(labels == cls))})", fontsize=8)
+            for i, ax in enumerate(cell.subplots(side, side, squeeze=False).flat):
+                ax.set_axis_off()
+                if i < len(chosen):
+                    _show(ax, images[chosen[i]])
+            record.append(
+                {
+                    "panel": title,
+                    "true_label": CLASS_NAMES[cls],
+                    "count": int(np.sum(labels == cls)),
+                    "shown_indices": indices[chosen].tolist(),
+                }
+            )
+    figure.savefig(out / "fig7_errors_by_class.png", dpi=100)
+    (out / "fig7_errors_by_class.json").write_text(json.dumps(record, indent=2))
+
+
+def side_by_side(
+    run: str,
+    latent_run: str | None,
+    pixel_epsilon: float,
+    latent_epsilon: float,
+    out: epath.Path,
+    count: int = 4,
+) -> None:
+    """Fig. 11: original, attacked and their difference for successful attacks."""
+    plt = _pyplot()
+    state, family, resolution = _model_and_family(run)
+    rows = []
+    pixel = attack_lib.read_results(run, "pixel")
+    k = _at(pixel, pixel_epsilon)
+    clean_right = (pixel["clean_probability"] > 0.5) == pixel["label_before"]
+    fooled = np.flatnonzero(
+        clean_right & ((pixel["probability"][k] > 0.5) != pixel["label_before"])
+    )[:count]
+    clean = attack_lib.Chunk.load(family, resolution, 0, len(pixel["index"])).images
+    for i in fooled:
+        attacked = pixel["attacked"][k][i].astype(np.float32)
+        rows.append(
+            (
+                "pixel",
+                int(pixel["index"][i]),
+                clean[i],
+                attacked,
+                float(pixel["norm"][k][i]),
+                float(pixel["probability"][k][i]),
+            )
+        )
+    if latent_run:
+        latent = attack_lib.read_results(latent_run, "latent")
+        k = _at(latent, latent_epsilon)
+        fooled = np.flatnonzero((latent["probability"][k] > 0.5) != latent["label_after"][k])[
+            :count
+        ]
+        for i in fooled:
+            before, after = (
+                np.asarray(squiggles.render(jnp.asarray(z[None]), family, resolution))[0]
+                for z in (
+                    attack_lib.Chunk.load(family, resolution, int(latent["index"][i]), 1).latents[
+                        0
+                    ],
+                    latent["attacked"][k][i],
+                )
+            )
+            rows.append(
+                (
+                    "latent",
+                    int(latent["index"][i]),
+                    before,
+                    after,
+                    float(latent["norm"][k][i]),
+                    float(latent["probability"][k][i]),
+                )
+            )
+    if not rows:
+        return
+    figure, axes = plt.subplots(
+        len(rows), 3, figsize=(6.6, 2.1 * len(rows)), layout="constrained", squeeze=False
+    )
+    record = []
+    for ax, (space, index, before, after, norm, p) in zip(axes, rows, strict=True):
+        moved = "‖δ‖" if space == "pixel" else "‖δz‖ in latent space"
+        _show(ax[0], before, f"{space} PGD, test #{index}: original")
+        _show(ax[1], after, f"attacked: P(intersecting)={p:.2f}")
+        _show(ax[2], after - before, f"image difference, {moved}={norm:.3g}", diverging=True)
+        record.append({"space": space, "index": index, "norm": norm, "probability_intersecting": p})
+    figure.savefig(out / "fig11_side_by_side.png", dpi=120)
+    (out / "fig11_side_by_side.json").write_text(json.dumps(record, indent=2))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        out = ensure_writable_dir(_OUT.value, "the figures")
+        runs, latent_run = _ATTACK_RUNS.value, _LATENT_RUN.value
+        if runs:
+            accuracy_against_epsilon(runs, out)
+            attacked_curve(
+                runs[0], _CURVE_INDEX.value, [float(e) for e in _CURVE_EPSILONS.value], out
+            )
+            error_grids(runs, latent_run, _PIXEL_EPSILON.value, _LATENT_EPSILON.value, out)
+            side_by_side(runs[0], latent_run, _PIXEL_EPSILON.value, _LATENT_EPSILON.value, out)
+        if latent_run:
+            latent_attack_curves(latent_run, runs[0] if runs else None, out)
+        if _BOUNDARY_RUN.value:
+            distance_cdfs(_BOUNDARY_RUN.value, out)
+    except (ValueError, FileNotFoundError, PermissionError) as error:
+        sys.exit(f"error: {error}")
+    print(f"wrote figures to {out}")
+
+
+if __name__ == "__main__":
+    app.run(main)
