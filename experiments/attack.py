@@ -37,6 +37,9 @@ _CARRY = flags.DEFINE_bool(
     "carry_successes", True,
     "Keep an example's pixel adversarial image for larger ε instead of attacking it again.",
 )  # fmt: skip
+_BLOCK = flags.DEFINE_integer(
+    "block", 10, "PGD iterations per compiled block of unrolled steps; 0: one fori_loop."
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of random starts and noise.")
 flags.mark_flags_as_required(["workdir", "out"])
 
@@ -74,6 +77,7 @@ def main(argv: list[str]) -> None:
             random_start=_RANDOM_START.value,
             pixel_range=_pixel_range(_PIXEL_RANGE.value),
             carry_successes=_CARRY.value,
+            block=_BLOCK.value,
             seed=_SEED.value,
         )
         run = attack_lib.AttackRun(_OUT.value, _WORKDIR.value, settings)

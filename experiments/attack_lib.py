@@ -55,6 +55,7 @@ class AttackSettings:
     random_start: bool = False
     pixel_range: tuple[float, float] | None = (0.0, 1.0)
     carry_successes: bool = True
+    block: int = 10
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -73,6 +74,8 @@ class AttackSettings:
         for name in ("examples", "chunk_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.block < 0:
+            raise ValueError(f"block must be >= 0 (0: one fori_loop), got {self.block}")
         if self.steps < 0 or not self.step_fraction > 0:
             raise ValueError(
                 f"steps must be >= 0 and step_fraction > 0, got {self.steps} and "
@@ -92,6 +95,12 @@ class AttackSettings:
         del fields["attacks"], fields["examples"]
         return fields
 
+    def iteration_options(self) -> dict:
+        return dict(steps=self.steps, step_fraction=self.step_fraction, block=self.block)
+
+    def start_key(self, chunk: Chunk, attack: str, epsilon_number: int) -> jax.Array | None:
+        return chunk.key(self.seed, attack, epsilon_number) if self.random_start else None
+
 
 log_line = functools.partial(print, flush=True)  # progress shows up at once in a log file
 
@@ -110,30 +119,61 @@ def cross_entropy(state, labels: jax.Array) -> Callable[[jax.Array], jax.Array]:
     return loss
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "step_fraction", "clip", "random_start"))
-def pixel_pgd(state, images, labels, epsilon, key, *, steps, step_fraction, clip, random_start):
-    return attacks.pgd_l2(
-        cross_entropy(state, labels), images, epsilon, steps=steps, step_fraction=step_fraction,
-        clip=clip, random_start=random_start, key=key,
-    )  # fmt: skip
+def objective(
+    state, labels: jax.Array, family: squiggles.Family | None, resolution: int, targeted: bool
+) -> Callable[[jax.Array], jax.Array]:
+    """What PGD maximises: the cross-entropy of `labels` (lowered instead when targeted,
+    so `labels` are the classes to move towards), of images, or of rendered latents
+    when a family is given."""
+    loss = cross_entropy(state, labels)
+    if family is not None:
+        image_loss = loss
+        loss = lambda latents: image_loss(squiggles.render(latents, family, resolution))  # noqa: E731
+    return (lambda x: -loss(x)) if targeted else loss
 
 
 @functools.partial(
     jax.jit,
-    static_argnames=("family", "resolution", "steps", "step_fraction", "random_start", "targeted"),
+    static_argnames=(
+        "family",
+        "resolution",
+        "targeted",
+        "steps",
+        "step_fraction",
+        "clip",
+        "unroll",
+    ),
 )
-def latent_pgd(
-    state, latents, labels, epsilon, key, *, family, resolution, steps, step_fraction,
-    random_start, targeted=False,
+def _pgd_block(
+    state, x, x0, labels, epsilon, *, family, resolution, targeted, steps, step_fraction, clip,
+    unroll,
 ):  # fmt: skip
-    """Untargeted: raises the cross-entropy of `labels`. Targeted: lowers it, so
-    `labels` are the classes to move towards."""
-    loss = cross_entropy(state, labels)
-    objective = (lambda images: -loss(images)) if targeted else loss
-    return attacks.latent_pgd(
-        objective, family, latents, epsilon, resolution=resolution, steps=steps,
-        step_fraction=step_fraction, random_start=random_start, key=key,
+    return attacks.pgd_steps(
+        objective(state, labels, family, resolution, targeted), x, x0, epsilon, steps=steps,
+        step_fraction=step_fraction, clip=clip, unroll=unroll,
     )  # fmt: skip
+
+
+def run_pgd(
+    state, x0, labels, epsilon: float, *, steps: int, step_fraction: float, block: int,
+    clip: tuple[float, float] | None = None, family: squiggles.Family | None = None,
+    resolution: int = squiggles.RESOLUTION, targeted: bool = False, key: jax.Array | None = None,
+) -> jax.Array:  # fmt: skip
+    """ℓ2 PGD on images, or on latents when `family` is given, from x0 (or a random point
+    of the ball when a key is given). block=0 runs all iterations in one jitted
+    fori_loop; block=k runs jitted blocks of k unrolled iterations one after the
+    other, without host synchronisation, which is faster on XLA:CPU."""
+    x0, labels = jnp.asarray(x0), jnp.asarray(labels)
+    x = x0 if key is None else attacks.random_point(key, x0, epsilon, clip)
+    options = dict(family=family, resolution=resolution, targeted=targeted,
+                   step_fraction=step_fraction, clip=clip)  # fmt: skip
+    if block == 0:
+        return _pgd_block(state, x, x0, labels, epsilon, steps=steps, unroll=1, **options)
+    for done in range(0, steps, block):
+        x = _pgd_block(
+            state, x, x0, labels, epsilon, steps=min(block, steps - done), unroll=True, **options
+        )
+    return x
 
 
 def probabilities(state, images) -> np.ndarray:
@@ -203,11 +243,10 @@ def attack_pixels(state, chunk: Chunk, settings: AttackSettings, log=log_line) -
         todo = np.flatnonzero(~fooled) if settings.carry_successes else np.arange(len(labels))
         if len(todo):
             size = bucket(len(todo), settings.chunk_size)
-            attacked = pixel_pgd(
+            attacked = run_pgd(
                 state, padded(chunk.images[todo], size), padded(labels[todo], size), epsilon,
-                chunk.key(settings.seed, "pixel", k), steps=settings.steps,
-                step_fraction=settings.step_fraction, clip=settings.pixel_range,
-                random_start=settings.random_start,
+                clip=settings.pixel_range, key=settings.start_key(chunk, "pixel", k),
+                **settings.iteration_options(),
             )[: len(todo)]  # fmt: skip
             current[todo] = np.asarray(attacked)
             probability[todo] = probabilities(state, current[todo])
@@ -248,11 +287,9 @@ def attack_latents(
     results = _empty_results(chunk, settings.latent_epsilons, chunk.latents.shape[1:], np.float32)
     results["clean_probability"] = probabilities(state, clean)
     for k, epsilon in enumerate(settings.latent_epsilons):
-        attacked = latent_pgd(
-            state, jnp.asarray(chunk.latents), jnp.asarray(labels), epsilon,
-            chunk.key(settings.seed, "latent", k), family=family, resolution=resolution,
-            steps=settings.steps, step_fraction=settings.step_fraction,
-            random_start=settings.random_start,
+        attacked = run_pgd(
+            state, chunk.latents, labels, epsilon, family=family, resolution=resolution,
+            key=settings.start_key(chunk, "latent", k), **settings.iteration_options(),
         )  # fmt: skip
         results["attacked"][k] = np.asarray(attacked)
         results["label_after"][k] = attacks.true_labels(attacked, family)

@@ -53,19 +53,50 @@ def pgd_l2(
     clip: tuple[float, float] | None = (0.0, 1.0),
     random_start: bool = False,
     key: jax.Array | None = None,
+    unroll: int | bool = 1,
 ) -> jax.Array:
     """Untargeted ℓ2 PGD from x0 (B, ...): `steps` steps of size ε·step_fraction."""
-    epsilon = _as_column(epsilon, x0)
-    step_size = epsilon * step_fraction
     x = x0
     if random_start:
         if key is None:
             raise ValueError("random_start needs a PRNG key")
-        direction_key, radius_key = jax.random.split(key)
-        offset = _noise_at_norm(direction_key, x0, epsilon)
-        radius = jax.random.uniform(radius_key, epsilon.shape, x0.dtype)
-        x = project(x0 + radius * offset, x0, epsilon, clip)
+        x = random_point(key, x0, epsilon, clip)
+    return pgd_steps(
+        loss_fn, x, x0, epsilon, steps=steps, step_fraction=step_fraction, clip=clip,
+        unroll=unroll,
+    )  # fmt: skip
 
+
+def random_point(
+    key: jax.Array, x0: jax.Array, epsilon: jax.Array | float, clip: tuple[float, float] | None
+) -> jax.Array:
+    """A random start: a uniformly random radius ≤ ε along a Gaussian direction."""
+    epsilon = _as_column(epsilon, x0)
+    direction_key, radius_key = jax.random.split(key)
+    offset = _noise_at_norm(direction_key, x0, epsilon)
+    radius = jax.random.uniform(radius_key, epsilon.shape, x0.dtype)
+    return project(x0 + radius * offset, x0, epsilon, clip)
+
+
+def pgd_steps(
+    loss_fn: Callable[[jax.Array], jax.Array],
+    x: jax.Array,
+    x0: jax.Array,
+    epsilon: jax.Array | float,
+    *,
+    steps: int,
+    step_fraction: float = STEP_FRACTION,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+    unroll: int | bool = 1,
+) -> jax.Array:
+    """`steps` PGD iterations from x, a point of the ball around x0, in a fori_loop.
+
+    Calling this repeatedly continues one attack, so a runner can execute it in blocks
+    of fully unrolled iterations (unroll=True, no loop left in the program): on XLA:CPU
+    an iteration inside a loop body measured 1.3-1.5x slower than the same iteration
+    as a plain program (benchmarks/attack_cost.py)."""
+    epsilon = _as_column(epsilon, x0)
+    step_size = epsilon * step_fraction
     gradient = jax.grad(lambda v: jnp.sum(loss_fn(v)))
 
     def step(_, x):
@@ -73,7 +104,7 @@ def pgd_l2(
         direction = g / jnp.maximum(_per_example_norm(g), jnp.finfo(x.dtype).tiny)
         return project(x + step_size * direction, x0, epsilon, clip)
 
-    return jax.lax.fori_loop(0, steps, step, x)
+    return jax.lax.fori_loop(0, steps, step, x, unroll=unroll)
 
 
 def _noise_at_norm(key: jax.Array, like: jax.Array, epsilon: jax.Array) -> jax.Array:

@@ -37,13 +37,14 @@ class BoundarySettings:
     steps: int = attacks.STEPS
     step_fraction: float = attacks.STEP_FRACTION
     bisection_steps: int = 20
-    seed: int = 0
+    block: int = 10
 
     def __post_init__(self) -> None:
         # The attack settings check the shared fields and their messages.
         attack_lib.AttackSettings(
             attacks=("latent",), latent_epsilons=self.epsilons, examples=self.examples,
             chunk_size=self.chunk_size, steps=self.steps, step_fraction=self.step_fraction,
+            block=self.block,
         )  # fmt: skip
         object.__setattr__(self, "epsilons", tuple(float(e) for e in self.epsilons))
         if self.bisection_steps < 0:
@@ -91,11 +92,10 @@ def grid_search(
             break
         size = attack_lib.bucket(len(todo), settings.chunk_size)
         target = attack_lib.padded(1 - labels[todo].astype(np.int32), size)
-        attacked = attack_lib.latent_pgd(
+        attacked = attack_lib.run_pgd(
             navigator, attack_lib.padded(chunk.latents[todo], size), target, epsilon,
-            chunk.key(settings.seed, "latent", k), family=family, resolution=resolution,
-            steps=settings.steps, step_fraction=settings.step_fraction, random_start=False,
-            targeted=True,
+            family=family, resolution=resolution, targeted=True, steps=settings.steps,
+            step_fraction=settings.step_fraction, block=settings.block,
         )  # fmt: skip
         attacked = np.asarray(attacked)[: len(todo)]
         changed = attacks.true_labels(attacked, family) != labels[todo]

@@ -29,6 +29,9 @@ _EXAMPLES = flags.DEFINE_integer("examples", 500, "Test examples (from index 0).
 _CHUNK_SIZE = flags.DEFINE_integer("chunk_size", 250, "Examples per saved chunk and batch.")
 _STEPS = flags.DEFINE_integer("steps", attacks.STEPS, "PGD iterations per ε.")
 _STEP_FRACTION = flags.DEFINE_float("step_fraction", attacks.STEP_FRACTION, "Step size / ε.")
+_BLOCK = flags.DEFINE_integer(
+    "block", 10, "PGD iterations per compiled block of unrolled steps; 0: one fori_loop."
+)
 _BISECTION_STEPS = flags.DEFINE_integer("bisection_steps", 20, "Halvings of the path.")
 _ATTACK_RESULTS = flags.DEFINE_string(
     "attack_results", None, "An experiments.attack --out of the analysed model, for the "
@@ -49,6 +52,7 @@ def main(argv: list[str]) -> None:
             steps=_STEPS.value,
             step_fraction=_STEP_FRACTION.value,
             bisection_steps=_BISECTION_STEPS.value,
+            block=_BLOCK.value,
         )
         run = boundary.BoundaryRun(_OUT.value, _WORKDIR.value, settings, _NAVIGATOR.value)
         summary = run.run(_ATTACK_RESULTS.value, _ATTACK_EPSILON.value)

@@ -243,25 +243,17 @@ def attacked_curve(run: str, index: int, epsilons: list[float], out: epath.Path)
         p = attack_lib.probabilities(state, clean)[0]
         _show(axes[row, 0], clean[0], f"{space}: clean\nP(int.)={p:.2f}")
         for column, epsilon in enumerate(epsilons, start=1):
-            common = dict(
-                steps=settings.steps, step_fraction=settings.step_fraction, random_start=False
-            )
             if space == "pixel":
-                image = attack_lib.pixel_pgd(
-                    state, clean, label, epsilon, None, clip=settings.pixel_range, **common
-                )
+                image = attack_lib.run_pgd(
+                    state, clean, label, epsilon, clip=settings.pixel_range,
+                    **settings.iteration_options(),
+                )  # fmt: skip
                 truth = label[0]
             else:
-                latent = attack_lib.latent_pgd(
-                    state,
-                    jnp.asarray(chunk.latents),
-                    label,
-                    epsilon,
-                    None,
-                    family=family,
-                    resolution=resolution,
-                    **common,
-                )
+                latent = attack_lib.run_pgd(
+                    state, chunk.latents, label, epsilon, family=family, resolution=resolution,
+                    **settings.iteration_options(),
+                )  # fmt: skip
                 image = squiggles.render(latent, family, resolution)
                 truth = int(attacks.true_labels(latent, family)[0])
             p = attack_lib.probabilities(state, image)[0]

@@ -203,3 +203,18 @@ def test_figures_are_written_with_their_numbers(workdir, finished, tmp_path):
     assert [a["epsilon"] for a in record["attacks"]] == [0.3, 1.2, 0.3, 1.2]
     with pytest.raises(ValueError, match="no results at ε=0.7"):
         figures.error_grids([str(run.out)], None, 0.7, 2.4, out)
+
+
+def test_blocks_of_unrolled_iterations_run_the_same_attack(finished):
+    run, _ = finished
+    chunk = attack_lib.Chunk.load(run.family, 16, 0, 6)
+    labels = chunk.labels.astype(np.int32)
+    for space in ({"clip": (0.0, 1.0)}, {"family": run.family, "resolution": 16}):
+        x0 = chunk.images if "clip" in space else chunk.latents
+        one_loop, blocks = (
+            attack_lib.run_pgd(run.state, x0, labels, 0.5, steps=7, step_fraction=0.04,
+                               block=block, **space)
+            for block in (0, 3)
+        )  # fmt: skip
+        np.testing.assert_allclose(blocks, one_loop, atol=1e-4)
+        assert float(jnp.abs(blocks - x0).max()) > 0
