@@ -44,19 +44,10 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of random starts and noise.")
 flags.mark_flags_as_required(["workdir", "out"])
 
 
-def _floats(name: str, values: list[str]) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in values)
-    except ValueError as error:
-        raise ValueError(
-            f"--{name} must be a comma-separated list of numbers, got {values}"
-        ) from error
-
-
 def _pixel_range(text: str) -> tuple[float, float] | None:
     if text.lower() == "none":
         return None
-    values = _floats("pixel_range", text.split(","))
+    values = attack_lib.parse_floats("pixel_range", text.split(","))
     if len(values) != 2:
         raise ValueError(f"--pixel_range must be LOW,HIGH or 'none', got {text!r}")
     return values
@@ -68,8 +59,8 @@ def main(argv: list[str]) -> None:
     try:
         settings = attack_lib.AttackSettings(
             attacks=tuple(_ATTACKS.value),
-            epsilons=_floats("epsilons", _EPSILONS.value),
-            latent_epsilons=_floats("latent_epsilons", _LATENT_EPSILONS.value),
+            epsilons=attack_lib.parse_floats("epsilons", _EPSILONS.value),
+            latent_epsilons=attack_lib.parse_floats("latent_epsilons", _LATENT_EPSILONS.value),
             examples=_EXAMPLES.value,
             chunk_size=_CHUNK_SIZE.value,
             steps=_STEPS.value,

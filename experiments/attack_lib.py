@@ -104,6 +104,17 @@ class AttackSettings:
 
 log_line = functools.partial(print, flush=True)  # progress shows up at once in a log file
 
+
+def parse_floats(name: str, values: list[str]) -> tuple[float, ...]:
+    """A comma-separated flag's values as numbers, or an error naming the flag."""
+    try:
+        return tuple(float(v) for v in values)
+    except ValueError as error:
+        raise ValueError(
+            f"--{name} must be a comma-separated list of numbers, got {values}"
+        ) from error
+
+
 # ---------------------------------------------------------------- jitted pieces
 
 

@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import attacks, boundary
+from experiments import attack_lib, attacks, boundary
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run to analyse.")
 _NAVIGATOR = flags.DEFINE_string(
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
         settings = boundary.BoundarySettings(
-            epsilons=tuple(float(e) for e in _EPSILONS.value),
+            epsilons=attack_lib.parse_floats("epsilons", _EPSILONS.value),
             examples=_EXAMPLES.value,
             chunk_size=_CHUNK_SIZE.value,
             steps=_STEPS.value,
