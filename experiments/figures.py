@@ -380,55 +380,44 @@ def side_by_side(
     )[:count]
     clean = attack_lib.Chunk.load(family, resolution, 0, len(pixel["index"])).images
     for i in fooled:
-        attacked = pixel["attacked"][k][i].astype(np.float32)
-        rows.append(
-            (
-                "pixel",
-                int(pixel["index"][i]),
-                clean[i],
-                attacked,
-                float(pixel["norm"][k][i]),
-                float(pixel["probability"][k][i]),
-            )
-        )
+        rows.append({
+            "space": "pixel", "index": int(pixel["index"][i]), "before": clean[i],
+            "after": pixel["attacked"][k][i].astype(np.float32),
+            "norm": float(pixel["norm"][k][i]), "truth": bool(pixel["label_before"][i]),
+            "probability_intersecting": float(pixel["probability"][k][i]),
+        })  # fmt: skip
     if latent_run:
         latent = attack_lib.read_results(latent_run, "latent")
         k = _at(latent, latent_epsilon)
-        fooled = np.flatnonzero((latent["probability"][k] > 0.5) != latent["label_after"][k])[
-            :count
-        ]
-        for i in fooled:
-            before, after = (
-                np.asarray(squiggles.render(jnp.asarray(z[None]), family, resolution))[0]
-                for z in (
-                    attack_lib.Chunk.load(family, resolution, int(latent["index"][i]), 1).latents[
-                        0
-                    ],
-                    latent["attacked"][k][i],
-                )
-            )
-            rows.append(
-                (
-                    "latent",
-                    int(latent["index"][i]),
-                    before,
-                    after,
-                    float(latent["norm"][k][i]),
-                    float(latent["probability"][k][i]),
-                )
-            )
+        wrong = (latent["probability"][k] > 0.5) != latent["label_after"][k]
+        originals = attack_lib.Chunk.load(family, resolution, 0, len(latent["index"])).latents
+        for i in np.flatnonzero(wrong)[:count]:
+            before, after = np.asarray(
+                squiggles.render(jnp.stack([originals[i], latent["attacked"][k][i]]), family,
+                                 resolution)
+            )  # fmt: skip
+            rows.append({
+                "space": "latent", "index": int(latent["index"][i]), "before": before,
+                "after": after, "norm": float(latent["norm"][k][i]),
+                "truth": bool(latent["label_after"][k][i]),
+                "probability_intersecting": float(latent["probability"][k][i]),
+            })  # fmt: skip
     if not rows:
         return
     figure, axes = plt.subplots(
         len(rows), 3, figsize=(6.6, 2.1 * len(rows)), layout="constrained", squeeze=False
     )
-    record = []
-    for ax, (space, index, before, after, norm, p) in zip(axes, rows, strict=True):
-        moved = "‖δ‖" if space == "pixel" else "‖δz‖ in latent space"
-        _show(ax[0], before, f"{space} PGD, test #{index}: original")
-        _show(ax[1], after, f"attacked: P(intersecting)={p:.2f}")
-        _show(ax[2], after - before, f"image difference, {moved}={norm:.3g}", diverging=True)
-        record.append({"space": space, "index": index, "norm": norm, "probability_intersecting": p})
+    for ax, row in zip(axes, rows, strict=True):
+        moved = "‖δ‖" if row["space"] == "pixel" else "‖δz‖ in latent space"
+        _show(ax[0], row["before"], f"{row['space']} PGD, test #{row['index']}: original")
+        _show(ax[1], row["after"],
+              f"attacked: P(intersecting)={row['probability_intersecting']:.2f}\n"
+              f"true label {CLASS_NAMES[row['truth']]}")  # fmt: skip
+        _show(ax[2], row["after"] - row["before"], f"image difference, {moved}={row['norm']:.3g}",
+              diverging=True)  # fmt: skip
+    record = [
+        {key: value for key, value in row.items() if key not in ("before", "after")} for row in rows
+    ]
     figure.savefig(out / "fig11_side_by_side.png", dpi=120)
     (out / "fig11_side_by_side.json").write_text(json.dumps(record, indent=2))
 
