@@ -106,7 +106,7 @@ def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> None:
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     rows = []
-    for run in runs:
+    for number, run in enumerate(runs):
         label = _label(run)
         for attack, style in (("pixel", "-o"), ("noise", "--s")):
             points = _per_epsilon(run, attack)
@@ -114,6 +114,7 @@ def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> None:
                 [p["epsilon"] for p in points],
                 [p["accuracy"] for p in points],
                 style,
+                color=f"C{number}",
                 label=f"{label}, {'PGD' if attack == 'pixel' else 'noise'}",
             )
             rows += [
