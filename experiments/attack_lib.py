@@ -122,10 +122,9 @@ def cross_entropy(state, labels: jax.Array) -> Callable[[jax.Array], jax.Array]:
     """Per-example cross-entropy of the true labels: the loss an untargeted attack raises."""
 
     def loss(images: jax.Array) -> jax.Array:
-        logits = state.apply_fn(
-            {"params": state.params, "batch_stats": state.batch_stats}, images, train=False
+        return optax.softmax_cross_entropy_with_integer_labels(
+            metrics.logits(state, images), labels
         )
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
     return loss
 
@@ -138,8 +137,7 @@ def objective(
     when a family is given."""
     loss = cross_entropy(state, labels)
     if family is not None:
-        image_loss = loss
-        loss = lambda latents: image_loss(squiggles.render(latents, family, resolution))  # noqa: E731
+        loss = attacks.through_renderer(loss, family, resolution)
     return (lambda x: -loss(x)) if targeted else loss
 
 

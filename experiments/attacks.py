@@ -136,9 +136,14 @@ def latent_pgd(
     """PGD on the latent through `squiggles.render`: stays on the data manifold.
     `image_loss(images) -> (B,)` is maximised; latents are not clipped."""
     pgd_options.setdefault("clip", None)
-    return pgd_l2(
-        lambda z: image_loss(squiggles.render(z, family, resolution)), z0, epsilon, **pgd_options
-    )
+    return pgd_l2(through_renderer(image_loss, family, resolution), z0, epsilon, **pgd_options)
+
+
+def through_renderer(
+    image_loss: Callable[[jax.Array], jax.Array], family: squiggles.Family, resolution: int
+) -> Callable[[jax.Array], jax.Array]:
+    """The loss of latents: `image_loss` of their rendered images."""
+    return lambda z: image_loss(squiggles.render(z, family, resolution))
 
 
 def true_labels(z: jax.Array, family: squiggles.Family) -> np.ndarray:

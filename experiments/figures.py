@@ -27,10 +27,11 @@ from absl import app, flags
 from etils import epath
 
 import squiggles
-from experiments import attack_lib, attacks, eval_lib
+from experiments import attack_lib, attacks, data, eval_lib, metrics, train_lib
+from squiggles.preview import fill_class_grids
 from squiggles_tfds.storage import ensure_writable_dir
 
-CLASS_NAMES = ("simple", "intersecting")
+CLASS_NAMES = metrics.CLASS_NAMES
 
 _OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON files.")
 _ATTACK_RUNS = flags.DEFINE_list(
@@ -220,9 +221,14 @@ def distance_cdfs(boundary_run: str, out: epath.Path) -> None:
 
 
 def _model_and_family(run: str):
-    settings = _settings(run)
-    state, config = eval_lib.load_run(settings["workdir"])
-    return state, eval_lib.family_for(config, None), config.resolution
+    state, config = eval_lib.load_run(_settings(run)["workdir"])
+    return state, data.family_of(config), config.resolution
+
+
+def _family_and_resolution(run: str) -> tuple[squiggles.Family, int]:
+    """Of the attacked model, from its config alone: no checkpoint to restore."""
+    config = train_lib.read_config(_settings(run)["workdir"])
+    return data.family_of(config), config.resolution
 
 
 def attacked_curve(run: str, index: int, epsilons: list[float], out: epath.Path) -> None:
@@ -286,7 +292,7 @@ def _panels(
     pixel_runs: list[str],
 ):
     """(title, images, true labels, indices) of each kind of error in fig 7."""
-    state, family, resolution = _model_and_family(run)
+    family, resolution = _family_and_resolution(run)
     pixel = attack_lib.read_results(run, "pixel")
     chunk = attack_lib.Chunk.load(family, resolution, 0, len(pixel["index"]))
     wrong = (pixel["clean_probability"] > 0.5) != pixel["label_before"]
@@ -341,22 +347,15 @@ def error_grids(
     for subfigure, (title, images, labels, indices) in zip(
         np.atleast_1d(figure.subfigures(len(panels), 1)), panels, strict=True
     ):
-        subfigure.suptitle(f"{title} ({len(images)})", fontsize=9)
-        for cell, cls in zip(subfigure.subfigures(1, 2), (0, 1), strict=True):
+        subfigure.suptitle(f"{title} ({len(images)})", fontweight="bold")
+        grids = {}
+        for cls, name in enumerate(CLASS_NAMES):
             chosen = np.flatnonzero(labels == cls)[:per_cell]
-            cell.suptitle(f"true {CLASS_NAMES[cls]} ({int(np.sum(labels == cls))})", fontsize=8)
-            for i, ax in enumerate(cell.subplots(side, side, squeeze=False).flat):
-                ax.set_axis_off()
-                if i < len(chosen):
-                    _show(ax, images[chosen[i]])
-            record.append(
-                {
-                    "panel": title,
-                    "true_label": CLASS_NAMES[cls],
-                    "count": int(np.sum(labels == cls)),
-                    "shown_indices": indices[chosen].tolist(),
-                }
-            )
+            count = int(np.sum(labels == cls))
+            grids[f"true {name} ({count})"] = images[chosen]
+            record.append({"panel": title, "true_label": name, "count": count,
+                           "shown_indices": indices[chosen].tolist()})  # fmt: skip
+        fill_class_grids(subfigure, grids, side)
     figure.savefig(out / "fig7_errors_by_class.png", dpi=100)
     (out / "fig7_errors_by_class.json").write_text(json.dumps(record, indent=2))
 
@@ -371,7 +370,7 @@ def side_by_side(
 ) -> None:
     """Fig. 11: original, attacked and their difference for successful attacks."""
     plt = _pyplot()
-    state, family, resolution = _model_and_family(run)
+    family, resolution = _family_and_resolution(run)
     rows = []
     pixel = attack_lib.read_results(run, "pixel")
     k = _at(pixel, pixel_epsilon)

@@ -13,13 +13,17 @@ from experiments.data import Batch
 CLASS_NAMES = ("simple", "intersecting")
 
 
-@jax.jit
-def predict_probabilities(state, images: jax.Array) -> jax.Array:
-    """P(self-intersecting) for each image, with the running BatchNorm statistics."""
-    logits = state.apply_fn(
+def logits(state, images: jax.Array) -> jax.Array:
+    """The model's logits in inference mode, with the running BatchNorm statistics."""
+    return state.apply_fn(
         {"params": state.params, "batch_stats": state.batch_stats}, images, train=False
     )
-    return jax.nn.softmax(logits)[:, 1]
+
+
+@jax.jit
+def predict_probabilities(state, images: jax.Array) -> jax.Array:
+    """P(self-intersecting) for each image."""
+    return jax.nn.softmax(logits(state, images))[:, 1]
 
 
 def evaluate(state, batches: Iterator[Batch], keep_images: int = 0) -> dict:

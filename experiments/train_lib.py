@@ -218,13 +218,19 @@ def _stack(step_metrics: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
     return jax.tree.map(lambda *values: jnp.stack(values), *step_metrics)
 
 
-def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
-    """The latest checkpoint of a run and its config, with clear errors."""
+def read_config(workdir: str | epath.Path) -> ml_collections.ConfigDict:
+    """The config a run was trained with, without restoring its checkpoint."""
     workdir = epath.Path(workdir).expanduser().absolute()
     config_path = workdir / "config.json"
     if not config_path.exists():
         raise FileNotFoundError(f"{workdir} is not a training run: no config.json there")
-    config = ml_collections.ConfigDict(json.loads(config_path.read_text())["config"])
+    return ml_collections.ConfigDict(json.loads(config_path.read_text())["config"])
+
+
+def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
+    """The latest checkpoint of a run and its config, with clear errors."""
+    workdir = epath.Path(workdir).expanduser().absolute()
+    config = read_config(workdir)
     manager = checkpoint_manager(workdir, config)
     step = manager.latest_step()
     if step is None:

@@ -58,19 +58,24 @@ def draw_class_grids(images_by_class: dict[str, np.ndarray], title: str = ""):
     import matplotlib.pyplot as plt
 
     count = max(len(images) for images in images_by_class.values())
-    side = math.ceil(math.sqrt(count))
     figure = plt.figure(figsize=(4.2 * len(images_by_class), 4.6), layout="constrained")
-    panels = figure.subfigures(1, len(images_by_class))
-    for panel, (name, images) in zip(np.atleast_1d(panels), images_by_class.items(), strict=True):
-        panel.suptitle(f"{name} ({len(images)})")
-        axes = panel.subplots(side, side, squeeze=False)
-        for i, ax in enumerate(axes.flat):
-            ax.set_axis_off()
-            if i < len(images):
-                ax.imshow(images[i], cmap="gray_r", origin="lower", vmin=0.0, vmax=1.0)
+    titled = {f"{name} ({len(images)})": images for name, images in images_by_class.items()}
+    fill_class_grids(figure, titled, math.ceil(math.sqrt(count)))
     if title:
         figure.suptitle(title)
     return figure
+
+
+def fill_class_grids(parent, images_by_title: dict[str, np.ndarray], side: int) -> None:
+    """Side by side in a matplotlib (sub)figure: for each title, a side×side grid of
+    its images, drawn with origin="lower" like every squiggles picture."""
+    panels = parent.subfigures(1, len(images_by_title))
+    for panel, (title, images) in zip(np.atleast_1d(panels), images_by_title.items(), strict=True):
+        panel.suptitle(title)
+        for i, ax in enumerate(panel.subplots(side, side, squeeze=False).flat):
+            ax.set_axis_off()
+            if i < len(images):
+                ax.imshow(images[i], cmap="gray_r", origin="lower", vmin=0.0, vmax=1.0)
 
 
 def write_preview(
