@@ -4,6 +4,7 @@ the two can never disagree on how an example is made."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import jax
@@ -37,13 +38,15 @@ def generate_examples(
 ) -> Examples:
     """Examples number start .. start+count-1 of a stream, made in vectorised batches.
 
-    Rendering is dispatched before labelling, so XLA draws the images while Shapely
-    labels the curves on the host.
+    Images are drawn in a background thread (by XLA, or on a CPU by the host
+    kernel, which releases the GIL) while Shapely labels the curves.
     """
     resolution = check_resolution(resolution)
     latent = sample_latents(family, count, seed=seed, stream=stream, start=start)
     points = curve_points(latent, family)
-    image = render_points(points, resolution)
-    label = is_self_intersecting(np.asarray(points))
+    with ThreadPoolExecutor(1) as pool:
+        drawing = pool.submit(render_points, points, resolution)
+        label = is_self_intersecting(np.asarray(points))
+        image = drawing.result()
     index = np.arange(start, start + count, dtype=np.int64)
     return Examples(index=index, latent=latent, points=points, label=label, image=image)
