@@ -92,7 +92,10 @@ def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _worker_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def render_points_on_host(points: np.ndarray, resolution: int) -> jax.Array:

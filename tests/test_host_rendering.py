@@ -42,6 +42,7 @@ def test_same_bits_for_points_on_centres_on_edges_and_far_outside():
 def test_a_pixel_beyond_the_window_gets_exactly_zero_from_xla():
     # The kernel leaves +inf beyond WINDOW_RADIUS + 0.5 pixel spacings; this holds
     # only while XLA's exp of the true distance there underflows to 0.
+    assert host_rendering.WINDOW_WIDTH >= 2 * host_rendering.WINDOW_RADIUS + 1
     for resolution in (2, 3, 17, 60, 120, 240):
         spacing = 1 / (resolution - 1)
         d2 = jnp.float32(((host_rendering.WINDOW_RADIUS + 0.5) * spacing) ** 2)
