@@ -1,17 +1,25 @@
 """Exact forward rendering on the host CPU: the fast path of eager `render_points`.
 
 As one XLA program, rendering compares every point with every pixel (P·R² sums)
-because XLA needs static shapes. Yet a point more than 10.5 pixel spacings from
-a pixel gives it exp(-R² d²) < exp(-110), which is 0 in float32 (the smallest
-subnormal is about exp(-103.3)). Only the 21 × 21 pixels around each point can
-be lit by it; drawing 21 × 24 of them (whole vectors) is still about 7x less work
-than all 3,600 at R = 60, and a compiled loop can skip the rest where XLA cannot.
+because XLA needs static shapes, then takes exp in a second program. This kernel
+draws the same bits with far less work:
 
-The images are bitwise those of the XLA program: the squared distances and their
-sums are rounded exactly as in `rendering` (stored squares, one addition, no
-fused multiply-add), a minimum is exact, a pixel that no window covers keeps
-+inf (exp(-inf) = 0, as its true distance would give), and the exponential is
-XLA's own `rendering.intensity`.
+- Rows. A point more than 10.5 pixel spacings from a pixel gives it
+  exp(-R² d²) < exp(-110), which is 0 in float32, so a point can light only the
+  21 rows around its nearest row. Points are bucketed by nearest row; each image
+  row then takes the minimum over one contiguous run of points.
+- Registers. A row's running minima stay in 16-float vector registers for the
+  whole run (LLVM IR written here through a numba intrinsic). Numba's own loops
+  turn `min` into masked stores, which stall when the next point reloads them.
+- Exp in place. The row's exp(-R² d²) is taken in the same registers, computed
+  as XLA computes it (`xla_exp`), so no second program and no second pass over
+  memory are needed.
+
+The squared distances are rounded exactly as in `rendering` (stored squares, one
+addition, no fused multiply-add) and a minimum is exact, so the images are
+bitwise those of the eager XLA program. If this process's XLA takes exp some
+other way (`xla_exp.exp_matches_xla` is false), the kernel returns distances and
+XLA's `intensity` takes their exp: still the same bits, a little slower.
 """
 
 from __future__ import annotations
@@ -23,66 +31,150 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from squiggles.rendering import intensity, pixel_centres
+from squiggles.xla_exp import LANES, emit_xla_exp, exp_matches_xla, splat
 
-WINDOW_RADIUS = 10  # pixels each side of a point's nearest pixel
-WINDOW_WIDTH = 24  # columns drawn per window row: three 8-float vectors (fastest measured)
-PIXELS_PER_TASK = 1_000_000  # 4 MB of distances per task: stays in the cache
+WINDOW_RADIUS = 10  # rows each side of a point's nearest row that it can light
+VECTORS_PER_PASS = 4  # columns of one pass over a row's points: 4 x 16 = 64
+CURVES_PER_TASK = 64  # below this a worker thread costs more than it saves
 _ALIGNMENT = 64  # bytes; jax.device_put of an aligned array need not copy
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _nearest_in_windows(
-    points: np.ndarray, centres: np.ndarray, out: np.ndarray, width: int
-) -> None:
-    """out[i] = squared distance from each pixel centre to the nearest point of
-    curve i, or +inf beyond WINDOW_RADIUS pixels of every point.
+def _row_pass(vectors: int):
+    """An intrinsic for one pass over a row's points, `vectors` x 16 columns wide.
 
-    Works on a canvas padded around the image, so that every window (of points at
-    most one radius outside the image) fits without clipping. A window is
-    `width` >= 2·radius + 1 columns wide: vector-sized rows are faster, and extra
-    columns only add exact distances of more distant pixels. Padding pixels are
-    never reset or read out; their values do not matter.
+    row_pass(across, ys, centre, lo, hi, first, row, scale, exponentiate) writes to
+    row[first : first + 16·vectors] the minimum over points j in [lo, hi) of
+    (ys[j] - centre)² + across[j, column], or exp(scale · that minimum).
+    """
+
+    @intrinsic
+    def row_pass(typingctx, across, ys, centre, lo, hi, first, row, scale, exponentiate):
+        signature = types.void(across, ys, centre, lo, hi, first, row, scale, exponentiate)
+
+        def codegen(context, builder, sig, args):
+            across_, ys_, centre_, lo_, hi_, first_, row_, scale_, exponentiate_ = args
+            across_array = context.make_array(sig.args[0])(context, builder, across_)
+            ys_array = context.make_array(sig.args[1])(context, builder, ys_)
+            row_array = context.make_array(sig.args[6])(context, builder, row_)
+            vector = ir.VectorType(ir.FloatType(), LANES)
+            row_stride = cgutils.unpack_tuple(builder, across_array.strides, 2)[0]  # bytes
+            across_bytes = builder.bitcast(across_array.data, ir.IntType(8).as_pointer())
+            minima = [cgutils.alloca_once(builder, vector) for _ in range(vectors)]
+            for minimum in minima:  # promoted to registers by LLVM
+                builder.store(splat(math.inf, builder), minimum)
+            with cgutils.for_range_slice(builder, lo_, hi_, ir.IntType(64)(1)) as (j, _):
+                dy = builder.fsub(builder.load(builder.gep(ys_array.data, [j])), centre_)
+                dy2 = splat(builder.fmul(dy, dy), builder)
+                point_row = builder.bitcast(
+                    builder.gep(across_bytes, [builder.mul(j, row_stride)]),
+                    ir.FloatType().as_pointer(),
+                )
+                for v, minimum in enumerate(minima):
+                    column = builder.add(first_, ir.IntType(64)(v * LANES))
+                    dx2 = builder.load(
+                        builder.bitcast(builder.gep(point_row, [column]), vector.as_pointer()),
+                        align=4,
+                    )
+                    d2 = builder.fadd(dy2, dx2)
+                    current = builder.load(minimum)
+                    builder.store(
+                        builder.select(builder.fcmp_ordered("<", d2, current), d2, current), minimum
+                    )
+            scale_vector = splat(scale_, builder)
+            for v, minimum in enumerate(minima):
+                value = builder.load(minimum)
+                with builder.if_then(exponentiate_):
+                    scaled = builder.fmul(value, scale_vector)
+                    builder.store(emit_xla_exp(builder, scaled), minimum)
+                target = builder.gep(
+                    row_array.data, [builder.add(first_, ir.IntType(64)(v * LANES))]
+                )
+                builder.store(
+                    builder.load(minimum), builder.bitcast(target, vector.as_pointer()), align=4
+                )
+            return context.get_dummy_value()
+
+        return signature, codegen
+
+    return row_pass
+
+
+_pass_1, _pass_2, _pass_3, _pass_4 = (_row_pass(v) for v in (1, 2, 3, 4))
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _draw(points, centres, scale, exponentiate, out):  # numba infers the types
+    """out[i] = exp(scale · d²) of curve i (or d² itself, without `exponentiate`),
+    where d² is the squared distance from each pixel centre to the nearest point.
+
+    Pixels whose nearest point is beyond WINDOW_RADIUS + 0.5 rows or columns get
+    the distance to the nearest point that is not (+inf if none), whose exp is 0
+    all the same.
     """
     count, num_points, _ = points.shape
     resolution = centres.shape[0]
     last = resolution - 1
     radius = WINDOW_RADIUS
-    height = 2 * radius + 1
-    pad = 2 * radius
-    # Pixel centres along the padded canvas; +inf off the image makes those distances +inf.
-    grid = np.full(resolution + pad + max(pad, width), np.inf, np.float32)
-    grid[pad : pad + resolution] = centres
-    canvas = np.full((resolution + 2 * pad, grid.shape[0]), np.inf, np.float32)
-    across = np.empty(width, np.float32)
-    down = np.empty(height, np.float32)
+    width = -(-resolution // LANES) * LANES
+    grid = np.full(width, np.inf, np.float32)  # +inf beyond the image: those columns are +inf
+    grid[:resolution] = centres
+    buckets = resolution + 2 * radius  # nearest rows -radius .. last + radius
+    starts = np.zeros(buckets + 1, np.int64)
+    free = np.empty(buckets, np.int64)
+    bucket = np.empty(num_points, np.int64)
+    ys = np.empty(num_points, np.float32)
+    across = np.empty((num_points, width), np.float32)  # squared column distances
+    row = np.empty(width, np.float32)
     for i in range(count):
+        starts[:] = 0
         for k in range(num_points):
-            x = points[i, k, 0]
-            y = points[i, k, 1]
-            # Nearest pixel column and row, as floats so far-away points cannot overflow.
-            column = math.floor(x * last + 0.5)
-            row = math.floor(y * last + 0.5)
-            if not (-radius <= column <= last + radius and -radius <= row <= last + radius):
-                continue  # no pixel of the image within the radius
-            c0 = pad + int(column) - radius
-            r0 = pad + int(row) - radius
-            for c in range(width):
-                t = x - grid[c0 + c]
-                across[c] = t * t
-            for r in range(height):
-                t = y - grid[r0 + r]
-                down[r] = t * t
-            for r in range(height):
-                dy2 = down[r]
-                pixels = canvas[r0 + r, c0 : c0 + width]
-                for c in range(width):  # a run-time trip count lets LLVM vectorise
-                    pixels[c] = min(pixels[c], dy2 + across[c])
+            # Nearest row and column, as floats so that far-away points cannot overflow.
+            nearest_row = np.floor(points[i, k, 1] * last + 0.5)
+            nearest_column = np.floor(points[i, k, 0] * last + 0.5)
+            if (
+                -radius <= nearest_row <= last + radius
+                and -radius <= nearest_column <= last + radius
+            ):
+                bucket[k] = int(nearest_row) + radius
+                starts[bucket[k] + 1] += 1
+            else:
+                bucket[k] = -1  # lights no pixel of the image
+        for b in range(buckets):
+            starts[b + 1] += starts[b]
+        free[:] = starts[:buckets]
+        for k in range(num_points):
+            if bucket[k] >= 0:
+                j = free[bucket[k]]
+                free[bucket[k]] = j + 1
+                x = points[i, k, 0]
+                ys[j] = points[i, k, 1]
+                squares = across[j]
+                for c in range(width):
+                    t = x - grid[c]
+                    squares[c] = t * t
         for r in range(resolution):
+            # Points whose nearest row is r - radius .. r + radius: buckets r .. r + 2 radius.
+            lo, hi = starts[r], starts[r + 2 * radius + 1]
+            first = 0
+            while first < width:
+                vectors = min(VECTORS_PER_PASS, (width - first) // LANES)
+                if vectors == 4:
+                    _pass_4(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
+                elif vectors == 3:
+                    _pass_3(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
+                elif vectors == 2:
+                    _pass_2(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
+                else:
+                    _pass_1(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
+                first += vectors * LANES
             for c in range(resolution):
-                out[i, r, c] = canvas[pad + r, pad + c]
-                canvas[pad + r, pad + c] = np.inf
+                out[i, r, c] = row[c]
 
 
 def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
@@ -101,35 +193,30 @@ def _worker_count() -> int:
 
 def render_points_on_host(points: np.ndarray, resolution: int) -> jax.Array:
     """Images (..., R, R) of finite float32 points (..., P, 2), bitwise equal to the
-    XLA program's.
+    eager XLA program's.
 
-    The curves are cut into tasks small enough to stay in the cache; each worker
-    thread (one per core) finds a task's distances, takes XLA's exp of them and
-    copies the intensities into place, so no stage waits for another to finish
-    the whole batch.
+    The curves are split among worker threads, one per core (the kernel releases
+    the GIL), each writing its slice of one aligned output array.
     """
     leading, num_points = points.shape[:-2], points.shape[-2]
     curves = np.ascontiguousarray(points.reshape(-1, num_points, 2), dtype=np.float32)
     count = curves.shape[0]
     centres = np.asarray(pixel_centres(resolution))
+    scale = np.float32(-(resolution**2))
+    in_place = exp_matches_xla()
     images = _aligned_empty((count, resolution, resolution))
-    cores = _worker_count()
-    # Small enough to stay in the cache, and at least one task per core.
-    task = max(1, min(PIXELS_PER_TASK // resolution**2, -(-count // cores)))
+    workers = max(1, min(_worker_count(), count // CURVES_PER_TASK))
+    bounds = np.linspace(0, count, workers + 1).astype(int)
 
-    def draw(start: int) -> None:
-        stop = min(start + task, count)
-        nearest = _aligned_empty((stop - start, resolution, resolution))
-        _nearest_in_windows(curves[start:stop], centres, nearest, WINDOW_WIDTH)
-        images[start:stop] = np.asarray(intensity(jax.device_put(nearest), resolution))
+    def draw(task: int) -> None:
+        start, stop = bounds[task], bounds[task + 1]
+        _draw(curves[start:stop], centres, scale, in_place, images[start:stop])
 
-    starts = range(0, count, task)
-    workers = min(cores, len(starts))
-    if workers <= 1:
-        for start in starts:
-            draw(start)
+    if workers == 1:
+        draw(0)
     else:
         # A pool per call: a module-level pool would not survive a fork (Beam workers).
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(draw, starts))
-    return jax.device_put(images.reshape(*leading, resolution, resolution))
+            list(pool.map(draw, range(workers)))
+    result = jax.device_put(images.reshape(*leading, resolution, resolution))
+    return result if in_place else intensity(result, resolution)

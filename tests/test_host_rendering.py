@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import squiggles
-from squiggles import host_rendering
+from squiggles import host_rendering, xla_exp
 from squiggles.rendering import _render_points, intensity
 
 
@@ -39,10 +39,9 @@ def test_same_bits_for_points_on_centres_on_edges_and_far_outside():
     )
 
 
-def test_a_pixel_beyond_the_window_gets_exactly_zero_from_xla():
-    # The kernel leaves +inf beyond WINDOW_RADIUS + 0.5 pixel spacings; this holds
-    # only while XLA's exp of the true distance there underflows to 0.
-    assert host_rendering.WINDOW_WIDTH >= 2 * host_rendering.WINDOW_RADIUS + 1
+def test_a_point_beyond_the_row_radius_gives_exactly_zero_in_xla():
+    # The kernel ignores points more than WINDOW_RADIUS + 0.5 rows (or columns) from
+    # a pixel; that is exact only while XLA's exp of such a distance underflows to 0.
     for resolution in (2, 3, 17, 60, 120, 240):
         spacing = 1 / (resolution - 1)
         d2 = jnp.float32(((host_rendering.WINDOW_RADIUS + 0.5) * spacing) ** 2)
@@ -50,13 +49,39 @@ def test_a_pixel_beyond_the_window_gets_exactly_zero_from_xla():
         assert float(intensity(jnp.float32(jnp.inf), resolution)) == 0.0
 
 
-def test_tasks_and_threads_do_not_change_the_images(monkeypatch):
+def test_the_kernels_exp_is_xlas_to_the_bit():
+    # On this jax the kernel takes exp in place; the probe must pass for that path
+    # to be the one the other tests check.
+    assert xla_exp.exp_matches_xla()
+    rng = np.random.default_rng(1)
+    exponents = np.concatenate(
+        [rng.uniform(0, 90, 4096), np.arange(0, 90, 0.5), [87.33, 87.34, 87.35, 87.8, 88, 1e-30]]
+    ).astype(np.float32)
+    exponents = np.concatenate([exponents, np.zeros(-len(exponents) % 16, np.float32)])
+    for resolution in (1, 7, 60, 120):  # exp(-R² d²): the scale changes the rounding
+        d2 = (exponents / np.float32(resolution**2)).astype(np.float32)
+        host = d2.copy()
+        xla_exp._exponentiate(host, np.float32(-(resolution**2)))
+        np.testing.assert_array_equal(host, np.asarray(intensity(jnp.asarray(d2), resolution)))
+
+
+def test_without_the_in_place_exp_xla_takes_it_with_the_same_bits(monkeypatch):
+    family = squiggles.SineNet(width=20)
+    points = np.asarray(squiggles.points(squiggles.sample_latents(family, 9), family))
+    monkeypatch.setattr(host_rendering, "exp_matches_xla", lambda: False)
+    images = host_rendering.render_points_on_host(points, 33)
+    np.testing.assert_array_equal(images, xla_images(points, 33))
+
+
+def test_threads_do_not_change_the_images(monkeypatch):
     points = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 23)))
+    monkeypatch.setattr(host_rendering, "_worker_count", lambda: 1)
     whole = host_rendering.render_points_on_host(points, 20)
-    monkeypatch.setattr(host_rendering, "PIXELS_PER_TASK", 5 * 20 * 20)  # 5, 5, 5, 5, 3
+    monkeypatch.setattr(host_rendering, "CURVES_PER_TASK", 5)
+    monkeypatch.setattr(host_rendering, "_worker_count", lambda: 4)  # 6, 6, 5, 6 curves
     np.testing.assert_array_equal(host_rendering.render_points_on_host(points, 20), whole)
-    monkeypatch.setattr(host_rendering, "PIXELS_PER_TASK", 1)  # one curve per task
-    monkeypatch.setattr(host_rendering, "_worker_count", lambda: 7)  # more cores than tasks
+    monkeypatch.setattr(host_rendering, "CURVES_PER_TASK", 1)
+    monkeypatch.setattr(host_rendering, "_worker_count", lambda: 7)  # more cores than curves
     np.testing.assert_array_equal(host_rendering.render_points_on_host(points[:3], 20), whole[:3])
 
 
