@@ -6,7 +6,8 @@ draws the same bits with far less work:
 
 - Rows. A point more than 10.5 pixel spacings from a pixel gives it
   exp(-R² d²) < exp(-110), which is 0 in float32, so a point can light only the
-  21 rows around its nearest row. Points are bucketed by nearest row; each image
+  21 rows around its nearest row; with XLA's exp, which is 0 below -87.8, only
+  the 19 rows within 9.5 spacings. Points are bucketed by nearest row; each image
   row then takes the minimum over one contiguous run of points.
 - Registers. A row's running minima stay in 16-float vector registers for the
   whole run (LLVM IR written here through a numba intrinsic). Numba's own loops
@@ -39,7 +40,10 @@ from numba.extending import intrinsic
 from squiggles.rendering import intensity, pixel_centres
 from squiggles.xla_exp import LANES, emit_xla_exp, exp_matches_xla, splat
 
-WINDOW_RADIUS = 10  # rows each side of a point's nearest row that it can light
+# Rows each side of a point's nearest row that it can light: 10.5 spacings reach
+# exp(-110), 0 in float32 whatever the exp; 9.5 reach exp(-90.25), 0 for XLA's exp.
+WINDOW_RADIUS = 10
+XLA_EXP_RADIUS = 9
 VECTORS_PER_PASS = 4  # columns of one pass over a row's points: 4 x 16 = 64
 CURVES_PER_TASK = 64  # below this a worker thread costs more than it saves
 _ALIGNMENT = 64  # bytes; jax.device_put of an aligned array need not copy
@@ -55,6 +59,8 @@ def _row_pass(vectors: int):
 
     @intrinsic
     def row_pass(typingctx, across, ys, centre, lo, hi, first, row, scale, exponentiate):
+        if not (centre == scale == types.float32 and isinstance(exponentiate, types.Boolean)):
+            return None  # the IR below is for float32 data only
         signature = types.void(across, ys, centre, lo, hi, first, row, scale, exponentiate)
 
         def codegen(context, builder, sig, args):
@@ -109,18 +115,17 @@ _pass_1, _pass_2, _pass_3, _pass_4 = (_row_pass(v) for v in (1, 2, 3, 4))
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _draw(points, centres, scale, exponentiate, out):  # numba infers the types
+def _draw(points, centres, scale, exponentiate, radius, out):  # numba infers the types
     """out[i] = exp(scale · d²) of curve i (or d² itself, without `exponentiate`),
     where d² is the squared distance from each pixel centre to the nearest point.
 
-    Pixels whose nearest point is beyond WINDOW_RADIUS + 0.5 rows or columns get
+    Pixels whose nearest point is beyond radius + 0.5 rows or columns get
     the distance to the nearest point that is not (+inf if none), whose exp is 0
     all the same.
     """
     count, num_points, _ = points.shape
     resolution = centres.shape[0]
     last = resolution - 1
-    radius = WINDOW_RADIUS
     width = -(-resolution // LANES) * LANES
     grid = np.full(width, np.inf, np.float32)  # +inf beyond the image: those columns are +inf
     grid[:resolution] = centres
@@ -204,13 +209,14 @@ def render_points_on_host(points: np.ndarray, resolution: int) -> jax.Array:
     centres = np.asarray(pixel_centres(resolution))
     scale = np.float32(-(resolution**2))
     in_place = exp_matches_xla()
+    radius = XLA_EXP_RADIUS if in_place else WINDOW_RADIUS
     images = _aligned_empty((count, resolution, resolution))
     workers = max(1, min(_worker_count(), count // CURVES_PER_TASK))
     bounds = np.linspace(0, count, workers + 1).astype(int)
 
     def draw(task: int) -> None:
         start, stop = bounds[task], bounds[task + 1]
-        _draw(curves[start:stop], centres, scale, in_place, images[start:stop])
+        _draw(curves[start:stop], centres, scale, in_place, radius, images[start:stop])
 
     if workers == 1:
         draw(0)

@@ -13,7 +13,7 @@ only the points and the minimum and recomputes the rest one point at a time, so
 memory stays proportional to the output for gradients too.
 
 Eager calls on a CPU skip most of that work: `host_rendering` draws the same
-bits visiting only the pixels near each point.
+bits comparing each pixel row only with the points near it.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
     coordinates. `image[..., r, c]` is the intensity at x = c/(R-1), y = r/(R-1).
 
     Called eagerly on the CPU, the images are drawn by a compiled host kernel that
-    visits only the pixels near each point (`host_rendering`), with the same bits
-    as the eager XLA program and several times faster. Under jit, grad or vmap, and
+    compares each pixel row only with the points near it (`host_rendering`), with
+    the same bits as the eager XLA program and several times faster. Under jit, grad or vmap, and
     on accelerators, the XLA program runs (fused into an outer jit, its exp may
     differ in the last bit).
     """

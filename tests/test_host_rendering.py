@@ -39,12 +39,13 @@ def test_same_bits_for_points_on_centres_on_edges_and_far_outside():
     )
 
 
-def test_a_point_beyond_the_row_radius_gives_exactly_zero_in_xla():
-    # The kernel ignores points more than WINDOW_RADIUS + 0.5 rows (or columns) from
-    # a pixel; that is exact only while XLA's exp of such a distance underflows to 0.
+@pytest.mark.parametrize("radius", [host_rendering.WINDOW_RADIUS, host_rendering.XLA_EXP_RADIUS])
+def test_a_point_beyond_the_row_radius_gives_exactly_zero_in_xla(radius):
+    # The kernel ignores points more than radius + 0.5 rows (or columns) from a
+    # pixel; that is exact only while XLA's exp of such a distance is 0.
     for resolution in (2, 3, 17, 60, 120, 240):
         spacing = 1 / (resolution - 1)
-        d2 = jnp.float32(((host_rendering.WINDOW_RADIUS + 0.5) * spacing) ** 2)
+        d2 = jnp.float32(((radius + 0.5) * spacing) ** 2)
         assert float(intensity(d2, resolution)) == 0.0
         assert float(intensity(jnp.float32(jnp.inf), resolution)) == 0.0
 
