@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--family", choices=sorted(squiggles.FAMILIES), default="taylor")
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--resolution", type=int, default=60)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--loop-samples", type=int, default=2_000)
     args = parser.parse_args()
 
