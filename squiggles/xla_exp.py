@@ -8,6 +8,10 @@ fused ones. `emit_xla_exp` emits the same operations, fused the same way, and
 flushes subnormal results to zero as XLA does. `exp_matches_xla` checks the
 result against this process's XLA, so a kernel can fall back if a future XLA
 computes exp another way.
+
+Numba caches compiled kernels per source file and does not notice edits here:
+after changing this module, clear `squiggles/__pycache__/*.nb*` so that
+`host_rendering` recompiles with it.
 """
 
 from __future__ import annotations
