@@ -79,7 +79,7 @@ def test_threads_do_not_change_the_images(monkeypatch):
     monkeypatch.setattr(host_rendering, "_worker_count", lambda: 1)
     whole = host_rendering.render_points_on_host(points, 20)
     monkeypatch.setattr(host_rendering, "CURVES_PER_TASK", 5)
-    monkeypatch.setattr(host_rendering, "_worker_count", lambda: 4)  # 6, 6, 5, 6 curves
+    monkeypatch.setattr(host_rendering, "_worker_count", lambda: 4)  # 5, 6, 6, 6 curves
     np.testing.assert_array_equal(host_rendering.render_points_on_host(points, 20), whole)
     monkeypatch.setattr(host_rendering, "CURVES_PER_TASK", 1)
     monkeypatch.setattr(host_rendering, "_worker_count", lambda: 7)  # more cores than curves
