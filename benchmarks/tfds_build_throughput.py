@@ -39,7 +39,7 @@ class InMemoryBuilder(squiggles_tfds.Builder, skip_registration=True):
         return {split: examples(split) for split in self.chunks}
 
 
-def beam_alone(count: int, payload_bytes: int, options) -> float:
+def beam_alone(count: int, payload_bytes: int, chunk_size: int, options) -> float:
     """Seconds for Beam to carry `count` elements as TFDS's BeamWriter does: made
     on the workers, keyed, counted, the largest key found, then each assigned a
     shard (which waits for all of that) and grouped by shard."""
@@ -54,7 +54,7 @@ def beam_alone(count: int, payload_bytes: int, options) -> float:
     with beam.Pipeline(options=options) as pipeline:
         keyed = (
             pipeline
-            | beam.Create(generation.chunk_starts(count, 2_000))
+            | beam.Create(generation.chunk_starts(count, chunk_size))
             | beam.Reshuffle()
             | beam.FlatMap(elements)
         )
@@ -132,7 +132,7 @@ def main() -> None:
             tfds.builder("squiggles", config=config, data_dir=f"{data_dir}/c"),
             InMemoryBuilder.chunks["train"][0],
         )
-        alone = beam_alone(n, size, options)
+        alone = beam_alone(n, size, config.chunk_size, options)
         print(f"(d) Beam alone, {size:,} B elements {n / alone:11,.0f} elements/s ({alone:.1f} s)")
 
     print(f"(a)/(b) = {floor / single:.2f} (target >= 0.7)")

@@ -38,7 +38,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from squiggles.rendering import intensity, pixel_centres
-from squiggles.xla_exp import LANES, emit_xla_exp, exp_matches_xla, splat
+from squiggles.xla_exp import LANES, emit_intensity, exp_matches_xla, splat
 
 # Rows each side of a point's nearest row that it can light: 10.5 spacings reach
 # exp(-110), 0 in float32 whatever the exp; 9.5 reach exp(-90.25), 0 for XLA's exp.
@@ -92,12 +92,9 @@ def _row_pass(vectors: int):
                     builder.store(
                         builder.select(builder.fcmp_ordered("<", d2, current), d2, current), minimum
                     )
-            scale_vector = splat(scale_, builder)
             for v, minimum in enumerate(minima):
-                value = builder.load(minimum)
                 with builder.if_then(exponentiate_):
-                    scaled = builder.fmul(value, scale_vector)
-                    builder.store(emit_xla_exp(builder, scaled), minimum)
+                    builder.store(emit_intensity(builder, builder.load(minimum), scale_), minimum)
                 target = builder.gep(
                     row_array.data, [builder.add(first_, ir.IntType(64)(v * LANES))]
                 )

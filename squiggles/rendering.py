@@ -160,9 +160,9 @@ def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
 
     Called eagerly on the CPU, the images are drawn by a compiled host kernel that
     compares each pixel row only with the points near it (`host_rendering`), with
-    the same bits as the eager XLA program and several times faster. Under jit, grad or vmap, and
-    on accelerators, the XLA program runs (fused into an outer jit, its exp may
-    differ in the last bit).
+    the same bits as the eager XLA program and several times faster. Under jit,
+    grad or vmap, and on accelerators, the XLA program runs (fused into an outer
+    jit, its exp may differ in the last bit).
     """
     points, resolution = check_points(points), check_resolution(resolution)
     if _drawable_on_host(points):

@@ -119,8 +119,14 @@ def emit_xla_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return builder.select(tiny, splat(0.0, builder), result)
 
 
+def emit_intensity(builder: ir.IRBuilder, d2: ir.Value, scale: ir.Value) -> ir.Value:
+    """exp(scale · d²) of a float vector of squared distances, as `rendering.intensity`
+    computes it (scale = -R², a float32 IR value): one multiply, then XLA's exp."""
+    return emit_xla_exp(builder, builder.fmul(d2, splat(scale, builder)))
+
+
 def _exp_pass():
-    """An intrinsic: values[start : start + 16] = exp(scale · values), as rows get it."""
+    """An intrinsic: values[start : start + 16] = exp(scale · values), by the IR rows use."""
 
     @intrinsic
     def exp_pass(typingctx, values, start, scale):
@@ -130,8 +136,8 @@ def _exp_pass():
             target = builder.bitcast(
                 builder.gep(data, [start_]), ir.VectorType(_F32, LANES).as_pointer()
             )
-            scaled = builder.fmul(builder.load(target, align=4), splat(scale_, builder))
-            builder.store(emit_xla_exp(builder, scaled), target, align=4)
+            intensities = emit_intensity(builder, builder.load(target, align=4), scale_)
+            builder.store(intensities, target, align=4)
             return context.get_dummy_value()
 
         return types.void(values, start, scale), codegen
