@@ -1,12 +1,15 @@
-"""Attacks a trained model on the first N test examples: pixel-space PGD, Gaussian
+r"""Attacks a trained model on the first N test examples: pixel-space PGD, Gaussian
 noise of the same norm, and latent-space PGD with the true label recomputed.
 
     python -m experiments.attack --workdir models/cpu_taylor --out runs/attack_cpu_taylor
     python -m experiments.attack --workdir models/cpu_taylor --out runs/attack_latent \
         --attacks latent --latent_epsilons 0.15,0.6,2.4 --examples 2000
 
-Chunks are saved as they finish: run the same command again to resume, or with a
-larger --examples to extend. Writes summary.json and one CSV per attack in --out.
+Chunks are saved as they finish: run the same command again to resume, with a
+larger --examples to extend (a short last chunk is redone), or with a smaller one to
+summarise the first examples. Writes summary.json and one CSV per attack in --out.
+--out is refused if it holds results of another model (settings.json records a
+fingerprint of the weights) or other settings, or while another run uses it.
 """
 
 import json
@@ -14,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import attack_lib, attacks
+from experiments import attack_lib, attacks, console
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run whose latest checkpoint to attack.")
 _OUT = flags.DEFINE_string("out", None, "Directory for chunks, summary.json and CSVs.")
@@ -56,6 +59,7 @@ def _pixel_range(text: str) -> tuple[float, float] | None:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    console.setup()
     try:
         settings = attack_lib.AttackSettings(
             attacks=tuple(_ATTACKS.value),

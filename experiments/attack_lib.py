@@ -8,6 +8,13 @@ Three attacks, each over its own ε grid:
             the noise the models are trained with);
   * latent: ℓ2 PGD on the latent through `squiggles.render`, after which the true label
             of the attacked latent is recomputed with Shapely.
+
+A chunk file holds the test indices it covers (`index`), and results are always joined by
+those indices, never by position: a run extended past a short last chunk redoes that chunk,
+and a run with fewer examples than its chunks hold summarises exactly the first N. The
+model is identified by a fingerprint of its weights (`experiments.fingerprint`), so a
+directory never mixes the results of two models, and a run holds an exclusive lock on its
+directory (`experiments.locking`), so two runs never write into one directory at once.
 """
 
 from __future__ import annotations
@@ -18,16 +25,21 @@ import functools
 import io
 import json
 import time
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 from etils import epath
 
 import squiggles
 from experiments import attacks, data, eval_lib, metrics
+from experiments.fingerprint import model_fingerprint
+from experiments.locking import locked_directory
 from squiggles_tfds.features import dequantize, quantize
 from squiggles_tfds.storage import ensure_writable_dir
 
@@ -338,25 +350,31 @@ def _accuracy(probability: np.ndarray, labels: np.ndarray) -> float:
 
 
 class AttackRun:
-    """An output directory: settings.json, chunks/{attack}_{start}.npz, and, once all
-    chunks are there, summary.json and {attack}.csv (one row per example and ε)."""
+    """An output directory: settings.json, chunks/{attack}_{start}.npz (each holding the
+    test indices it covers), and, once all chunks are there, summary.json and
+    {attack}.csv (one row per example and ε). Constructing one checks the directory
+    against the model and settings without writing; `run` holds the directory's lock."""
 
     def __init__(self, out: str | epath.PathLike, workdir: str, settings: AttackSettings):
         self.out = ensure_writable_dir(out, "the attack results")
         self.settings = settings
-        self.state, self.config = eval_lib.load_run(workdir)
-        self.family = data.family_of(self.config)
-        self.resolution = self.config.resolution
-        self.identity = {
-            "workdir": str(epath.Path(workdir).expanduser().absolute()),
-            "step": int(self.state.step),
-            "family": str(self.family),
-            "resolution": self.resolution,
-            "noise": self.config.noise.to_dict(),
-            **settings.identity(),
-        }
-        check_or_write_identity(self.out / "settings.json", self.identity)
-        (self.out / "chunks").mkdir(exist_ok=True)
+        with self.locked():  # refuse at once, before loading, while another run writes here
+            self.state, self.config, fingerprint = load_model(workdir)
+            self.family = data.family_of(self.config)
+            self.resolution = self.config.resolution
+            self.identity = {
+                "workdir": str(epath.Path(workdir).expanduser().absolute()),
+                "step": int(self.state.step),
+                "fingerprint": fingerprint,
+                "family": str(self.family),
+                "resolution": self.resolution,
+                "noise": self.config.noise.to_dict(),
+                **settings.identity(),
+            }
+            check_identity(self.out / "settings.json", self.identity)
+
+    def locked(self):
+        return locked_directory(self.out, "attack run")
 
     def chunk_path(self, attack: str, start: int) -> epath.Path:
         return self.out / "chunks" / f"{attack}_{start:09d}.npz"
@@ -364,31 +382,37 @@ class AttackRun:
     def starts(self) -> range:
         return range(0, self.settings.examples, self.settings.chunk_size)
 
-    def _count(self, start: int) -> int:
-        return min(self.settings.chunk_size, self.settings.examples - start)
-
     def run(self, log: Callable[[str], None] = log_line) -> dict:
-        """Computes the missing chunks, then writes and returns the summary."""
+        """Computes the missing chunks, then writes and returns the summary, all under
+        the directory's lock."""
+        with self.locked():
+            write_identity(self.out / "settings.json", self.identity)
+            (self.out / "chunks").mkdir(exist_ok=True)
+            summary = self._run(log)
+        log(f"wrote {self.out / 'summary.json'}")
+        return summary
+
+    def _run(self, log: Callable[[str], None]) -> dict:
+        ranges = chunk_ranges(self.settings.examples, self.settings.chunk_size)
         work = [
-            (attack, start)
-            for start in self.starts()
+            (attack, start, count, held)
+            for start, count in ranges
             for attack in self.settings.attacks
-            if not self.chunk_path(attack, start).exists()
+            if (held := stored_count(self.chunk_path(attack, start), start)) < count
         ]
-        done_before = len(self.starts()) * len(self.settings.attacks) - len(work)
+        done_before = len(ranges) * len(self.settings.attacks) - len(work)
         if done_before:
             log(f"resuming: {done_before} chunks already in {self.out / 'chunks'}")
-        progress = Progress(sum(self._count(start) for _, start in work))
-        for attack, start in work:
-            count = self._count(start)
+        progress = Progress(sum(count for _, _, count, _ in work))
+        for attack, start, count, held in work:
             chunk = Chunk.load(self.family, self.resolution, start, count)
-            log(f"{attack}: examples {start}..{start + count - 1}")
+            log(f"{attack}: examples {start}..{start + count - 1}{redo_note(held)}")
+            if held:
+                forget_summary(self.out, [f"{attack}.csv"], log)
             results = self._attack(attack, chunk, log)
             save_npz(self.chunk_path(attack, start), results)
             log(progress.line(count))
-        summary = self.summarise()
-        log(f"wrote {self.out / 'summary.json'}")
-        return summary
+        return self.summarise()
 
     def _attack(self, attack: str, chunk: Chunk, log) -> dict:
         if attack == "pixel":
@@ -398,7 +422,7 @@ class AttackRun:
         return attack_latents(self.state, chunk, self.settings, self.family, self.resolution, log)
 
     def results(self, attack: str) -> dict[str, np.ndarray]:
-        """All saved chunks of an attack within the first `examples`, joined."""
+        """The results of an attack on exactly the first `examples`, joined by index."""
         paths = [self.chunk_path(attack, start) for start in self.starts()]
         return join_chunks(load_chunks(paths), self.settings.examples)
 
@@ -406,10 +430,54 @@ class AttackRun:
         summary = {"model": self.identity, "examples": self.settings.examples}
         for attack in self.settings.attacks:
             results = self.results(attack)
+            check_rows(results["index"], self.settings.examples, attack)
             summary[attack] = summarise(attack, results)
             _write_csv(self.out / f"{attack}.csv", results)
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
         return summary
+
+
+_LOADED = weakref.WeakValueDictionary()  # (fingerprint, step) -> a state in use
+
+
+def load_model(workdir: str) -> tuple[Any, ml_collections.ConfigDict, str]:
+    """The latest checkpoint of a run, its config and its fingerprint. A state with the
+    same weights and step that is still in use is returned instead of the new one, so
+    that runs on one model in one process reuse its compiled attacks (a new state has
+    new optimizer and apply functions, which jax would compile everything for again)."""
+    state, config = eval_lib.load_run(workdir)
+    fingerprint = model_fingerprint(state)
+    state = _LOADED.setdefault((fingerprint, int(state.step)), state)
+    return state, config, fingerprint
+
+
+def chunk_ranges(examples: int, chunk_size: int) -> list[tuple[int, int]]:
+    """(start, count) of the chunks of the first `examples`: all full but perhaps the last."""
+    return [(start, min(chunk_size, examples - start)) for start in range(0, examples, chunk_size)]
+
+
+def stored_count(path: epath.Path, start: int) -> int:
+    """How many examples from `start` on the chunk file holds (0 if there is none). The
+    short last chunk of a smaller run holds fewer than a larger run needs: it is redone."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as f, np.load(f) as stored:
+        index = stored["index"]
+    return len(index) if np.array_equal(index, np.arange(start, start + len(index))) else 0
+
+
+def redo_note(held: int) -> str:
+    return f" (redoing a chunk that held only {held})" if held else ""
+
+
+def forget_summary(out: epath.Path, tables: list[str], log: Callable[[str], None]) -> None:
+    """Removes the summary and tables of a finished run before one of its chunks is
+    replaced, so that no summary ever describes other rows than the chunks hold."""
+    stale = [out / name for name in ("summary.json", *tables) if (out / name).exists()]
+    for path in stale:
+        path.unlink()
+    if stale:
+        log(f"removed {', '.join(p.name for p in stale)}: they described the replaced chunk")
 
 
 def load_chunks(paths: list[epath.Path]) -> list[dict[str, np.ndarray]]:
@@ -422,8 +490,20 @@ def load_chunks(paths: list[epath.Path]) -> list[dict[str, np.ndarray]]:
     return parts
 
 
+def chunk_start(path: epath.Path) -> int:
+    """The first index of a chunk file, from its name `{kind}_{start:09d}.npz`."""
+    return int(path.stem.rsplit("_", 1)[1])
+
+
+def chunk_files(chunks: epath.Path, kind: str, examples: int) -> list[epath.Path]:
+    """The chunk files of one kind that start within the first `examples`."""
+    paths = chunks.glob(f"{kind}_*.npz")
+    return sorted((p for p in paths if chunk_start(p) < examples), key=chunk_start)
+
+
 def read_results(out: str | epath.PathLike, attack: str) -> dict[str, np.ndarray]:
-    """The per-example results of one attack of a finished run directory."""
+    """The per-example results of one attack of a finished run directory: exactly the
+    examples its summary describes, by their stored indices."""
     out = epath.Path(out)
     if not (out / "summary.json").exists():
         raise FileNotFoundError(f"{out} holds no finished attack run (no summary.json)")
@@ -432,20 +512,53 @@ def read_results(out: str | epath.PathLike, attack: str) -> dict[str, np.ndarray
         raise ValueError(
             f"{out} has no {attack} results; it has {sorted(set(summary) & set(ATTACKS))}"
         )
-    paths = sorted((out / "chunks").glob(f"{attack}_*.npz"), key=lambda p: p.name)
+    paths = chunk_files(out / "chunks", attack, summary["examples"])
     return join_chunks(load_chunks(paths), summary["examples"])
 
 
-def join_chunks(parts: list[dict], examples: int) -> dict[str, np.ndarray]:
-    """Chunk results concatenated along the example axis (axis 1 of per-ε arrays)."""
-    joined = {"epsilon": parts[0]["epsilon"]}
-    for name, value in parts[0].items():
+PER_EPSILON = ("label_after", "probability", "norm", "found_at", "attacked")
+
+
+def join_chunks(
+    parts: list[dict], examples: int, per_epsilon: tuple[str, ...] = PER_EPSILON
+) -> dict[str, np.ndarray]:
+    """The chunks' results for exactly the examples 0..examples-1, selected and ordered
+    by their stored `index` (never by position). Arrays named in `per_epsilon` hold
+    examples on axis 1, `epsilon` is shared, every other array holds them on axis 0."""
+    if not parts:
+        raise FileNotFoundError("no chunk files: run the attack first")
+    index = np.concatenate([part["index"] for part in parts])
+    rows = rows_of_examples(index, examples)
+    joined = {"epsilon": parts[0]["epsilon"]} if "epsilon" in parts[0] else {}
+    for name in parts[0]:
         if name == "epsilon":
             continue
-        axis = 0 if value.ndim == 1 or name == "clean_probability" else 1
-        joined[name] = np.concatenate([part[name] for part in parts], axis=axis)
-        joined[name] = np.take(joined[name], np.arange(examples), axis=axis)
+        axis = 1 if name in per_epsilon else 0
+        joined[name] = np.concatenate([part[name] for part in parts], axis=axis).take(rows, axis)
     return joined
+
+
+def rows_of_examples(index: np.ndarray, examples: int) -> np.ndarray:
+    """Where each of the examples 0..examples-1 first appears in `index`, or an error
+    naming the missing ones."""
+    values, first = np.unique(index, return_index=True)
+    wanted = values < examples
+    if wanted.sum() != examples:
+        missing = np.setdiff1d(np.arange(examples), values)
+        raise ValueError(
+            f"the chunk files lack examples {missing[:5].tolist()} (of {len(missing)} missing) "
+            f"among the first {examples}: run again to compute them"
+        )
+    return first[wanted]
+
+
+def check_rows(index: np.ndarray, examples: int, what: str) -> None:
+    """Before a summary is written: its rows are exactly the examples 0..examples-1."""
+    if not np.array_equal(index, np.arange(examples)):
+        raise ValueError(
+            f"the {what} results hold examples {index[:5].tolist()}... instead of exactly "
+            f"0..{examples - 1}; not writing a summary of them"
+        )
 
 
 def summarise(attack: str, results: dict[str, np.ndarray]) -> dict:
@@ -495,27 +608,46 @@ def _write_csv(path: epath.Path, results: dict[str, np.ndarray]) -> None:
 
 
 def save_npz(path: epath.Path, arrays: dict[str, np.ndarray]) -> None:
-    """Written under a temporary name and renamed: a chunk file is complete or absent."""
+    """Written under a temporary name and renamed (replacing a short chunk being redone):
+    a chunk file is complete or absent."""
     partial = path.parent / f".{path.name}.partial"
     with partial.open("wb") as f:
         np.savez(f, **arrays)
-    partial.rename(path)
+    partial.replace(path)
 
 
-def check_or_write_identity(path: epath.Path, identity: dict) -> None:
-    identity = json.loads(json.dumps(identity))  # tuples as lists, like the stored file
-    if path.exists():
-        stored = json.loads(path.read_text())
-        differing = sorted(
-            k for k in identity.keys() | stored.keys() if stored.get(k) != identity.get(k)
-        )
-        if differing:
-            raise ValueError(
-                f"{path.parent} holds results of another attack run (differs in "
-                f"{', '.join(differing)}); use a new --out directory or the same settings"
-            )
+FINGERPRINTS = {"fingerprint": "workdir", "navigator_fingerprint": "navigator"}
+
+
+def check_identity(path: epath.Path, identity: dict) -> None:
+    """Refuses a run directory that holds results of another model (by the fingerprint of
+    its weights, whatever its path and step) or of other settings. Writes nothing."""
+    if not path.exists():
         return
-    path.write_text(json.dumps(identity, indent=2))
+    stored = json.loads(path.read_text())
+    identity = json.loads(json.dumps(identity))  # tuples as lists, like the stored file
+    for key, workdir in FINGERPRINTS.items():
+        if key in identity and stored.get(key) != identity[key]:
+            held = stored.get(key) or "with no recorded fingerprint (an older version)"
+            raise ValueError(
+                f"the model in {identity[workdir]} has fingerprint {identity[key]}, but "
+                f"{path.parent} holds results of model {held}; use a new --out"
+            )
+    differing = sorted(
+        k for k in identity.keys() | stored.keys() if stored.get(k) != identity.get(k)
+    )
+    if differing:
+        raise ValueError(
+            f"{path.parent} holds results of another attack run (differs in "
+            f"{', '.join(differing)}); use a new --out directory or the same settings"
+        )
+
+
+def write_identity(path: epath.Path, identity: dict) -> None:
+    """Checks the directory again (under its lock, now) and records the identity."""
+    check_identity(path, identity)
+    if not path.exists():
+        path.write_text(json.dumps(identity, indent=2))
 
 
 class Progress:

@@ -7,6 +7,10 @@ analysed, so the search does not share its errors). The grid estimate is the sma
 true label along the straight path from the latent to that attacked latent: the
 refined distance is the norm of the first point found on the path whose label differs,
 an upper bound on the true distance that is never above the grid estimate.
+
+Runs are saved chunk by chunk like `experiments.attack_lib` runs, with the same rules:
+chunks are joined by their stored indices, settings.json holds the fingerprints of the
+analysed model and of the navigator, and a run holds its directory's lock.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import numpy as np
 from etils import epath
 
 import squiggles
-from experiments import attack_lib, attacks, data, eval_lib
+from experiments import attack_lib, attacks, data
+from experiments.locking import locked_directory
 from squiggles_tfds.storage import ensure_writable_dir
 
 GROUPS = ("all", "misclassified", "attack_succeeded")
@@ -156,27 +161,46 @@ def attack_successes(attack_results: str, epsilon: float, indices: np.ndarray) -
     return np.array([success[int(i)] for i in indices])
 
 
+def check_same_model(attack_results: str, identity: dict) -> None:
+    """The 'attack succeeded' group must come from attacks on the analysed model itself."""
+    path = epath.Path(attack_results) / "settings.json"
+    recorded = json.loads(path.read_text()).get("fingerprint") if path.exists() else None
+    if recorded is not None and recorded != identity["fingerprint"]:
+        raise ValueError(
+            f"{attack_results} holds attacks on model {recorded}, but the analysed model in "
+            f"{identity['workdir']} has fingerprint {identity['fingerprint']}; pass the "
+            f"--attack_results of an attack on {identity['workdir']}"
+        )
+
+
 class BoundaryRun:
     """An output directory like an attack run's: settings.json, chunks/, and then
-    distances.csv, cdf.csv and summary.json."""
+    distances.csv and summary.json."""
 
     def __init__(
         self, out: str, workdir: str, settings: BoundarySettings, navigator: str | None = None
     ):
         self.out = ensure_writable_dir(out, "the boundary distances")
         self.settings = settings
-        self.analysed, config = eval_lib.load_run(workdir)
-        self.navigator, navigator_config = eval_lib.load_run(navigator or workdir)
-        self.family, self.resolution = data.family_of(config), config.resolution
-        self.navigator_resolution = navigator_config.resolution
-        self.identity = {
-            "workdir": str(epath.Path(workdir).expanduser().absolute()),
-            "navigator": str(epath.Path(navigator or workdir).expanduser().absolute()),
-            "family": str(self.family),
-            **settings.identity(),
-        }
-        attack_lib.check_or_write_identity(self.out / "settings.json", self.identity)
-        (self.out / "chunks").mkdir(exist_ok=True)
+        with self.locked():  # refuse at once, before loading, while another run writes here
+            self.analysed, config, fingerprint = attack_lib.load_model(workdir)
+            self.navigator, navigator_config, navigator_fingerprint = attack_lib.load_model(
+                navigator or workdir
+            )
+            self.family, self.resolution = data.family_of(config), config.resolution
+            self.navigator_resolution = navigator_config.resolution
+            self.identity = {
+                "workdir": str(epath.Path(workdir).expanduser().absolute()),
+                "navigator": str(epath.Path(navigator or workdir).expanduser().absolute()),
+                "fingerprint": fingerprint,
+                "navigator_fingerprint": navigator_fingerprint,
+                "family": str(self.family),
+                **settings.identity(),
+            }
+            attack_lib.check_identity(self.out / "settings.json", self.identity)
+
+    def locked(self):
+        return locked_directory(self.out, "boundary distance run")
 
     def chunk_path(self, start: int) -> epath.Path:
         return self.out / "chunks" / f"boundary_{start:09d}.npz"
@@ -187,26 +211,46 @@ class BoundaryRun:
         attack_epsilon: float = 0.15,
         log: Callable[[str], None] = attack_lib.log_line,
     ) -> dict:
-        starts = range(0, self.settings.examples, self.settings.chunk_size)
-        todo = [start for start in starts if not self.chunk_path(start).exists()]
-        count = {
-            start: min(self.settings.chunk_size, self.settings.examples - start) for start in starts
-        }
-        progress = attack_lib.Progress(sum(count[start] for start in todo))
-        for start in todo:
-            chunk = attack_lib.Chunk.load(self.family, self.resolution, start, count[start])
-            log(f"boundary: examples {start}..{start + count[start] - 1}")
+        """Computes the missing chunks, then writes and returns the summary, all under
+        the directory's lock."""
+        if attack_results:
+            check_same_model(attack_results, self.identity)
+        with self.locked():
+            attack_lib.write_identity(self.out / "settings.json", self.identity)
+            (self.out / "chunks").mkdir(exist_ok=True)
+            return self._run(attack_results, attack_epsilon, log)
+
+    def _run(
+        self, attack_results: str | None, attack_epsilon: float, log: Callable[[str], None]
+    ) -> dict:
+        ranges = attack_lib.chunk_ranges(self.settings.examples, self.settings.chunk_size)
+        todo = [
+            (start, count, held)
+            for start, count in ranges
+            if (held := attack_lib.stored_count(self.chunk_path(start), start)) < count
+        ]
+        progress = attack_lib.Progress(sum(count for _, count, _ in todo))
+        for start, count, held in todo:
+            chunk = attack_lib.Chunk.load(self.family, self.resolution, start, count)
+            log(f"boundary: examples {start}..{start + count - 1}{attack_lib.redo_note(held)}")
+            if held:
+                attack_lib.forget_summary(self.out, ["distances.csv"], log)
             results = measure_chunk(
                 self.analysed, self.navigator, self.navigator_resolution, self.family, chunk,
                 self.settings, log,
             )  # fmt: skip
             attack_lib.save_npz(self.chunk_path(start), results)
-            log(progress.line(count[start]))
-        parts = attack_lib.load_chunks([self.chunk_path(start) for start in starts])
-        results = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        return self.summarise(results, attack_results, attack_epsilon)
+            log(progress.line(count))
+        return self.summarise(self.results(), attack_results, attack_epsilon)
+
+    def results(self) -> dict[str, np.ndarray]:
+        """The saved results of exactly the first `examples`, joined by index."""
+        ranges = attack_lib.chunk_ranges(self.settings.examples, self.settings.chunk_size)
+        parts = attack_lib.load_chunks([self.chunk_path(start) for start, _ in ranges])
+        return attack_lib.join_chunks(parts, self.settings.examples, per_epsilon=())
 
     def summarise(self, results: dict, attack_results: str | None, attack_epsilon: float) -> dict:
+        attack_lib.check_rows(results["index"], self.settings.examples, "boundary")
         wrong = (results["analysed_probability"] > 0.5) != results["label"]
         groups = {"all": np.ones(len(wrong), bool), "misclassified": wrong}
         if attack_results:

@@ -1,4 +1,4 @@
-"""Distance of test latents to the true decision boundary (the paper's Fig. 8).
+r"""Distance of test latents to the true decision boundary (the paper's Fig. 8).
 
     python -m experiments.boundary_distance --workdir models/cpu_taylor \
         --out runs/boundary_cpu_taylor --examples 500 --attack_results runs/attack_cpu_taylor
@@ -7,7 +7,9 @@
 
 Writes distances.csv (grid and bisection-refined distance of each example), the
 cumulative fractions for all, misclassified and successfully attacked examples in
-summary.json, and resumes from its saved chunks like experiments.attack.
+summary.json, and resumes from its saved chunks like experiments.attack, with the same
+refusals: another analysed model or navigator (by fingerprint), other settings, or a
+--out in use by another run.
 """
 
 import json
@@ -15,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import attack_lib, attacks, boundary
+from experiments import attack_lib, attacks, boundary, console
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run to analyse.")
 _NAVIGATOR = flags.DEFINE_string(
@@ -44,6 +46,7 @@ flags.mark_flags_as_required(["workdir", "out"])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    console.setup()
     try:
         settings = boundary.BoundarySettings(
             epsilons=attack_lib.parse_floats("epsilons", _EPSILONS.value),

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 
 import squiggles
+from experiments import console
 from squiggles_tfds.features import dequantize, quantize
 
 TRAIN_STREAM, VALIDATION_STREAM, TEST_STREAM = 0, 1, 2
@@ -107,12 +108,11 @@ def online_train_batches(config: ml_collections.ConfigDict, first_step: int) -> 
 
 def prepared_builder(name: str, data_dir: str | None, resolution: int):
     """The TFDS builder of a built squiggles dataset whose images are R×R, or a clear error."""
-    import tensorflow as tf
     import tensorflow_datasets as tfds
 
     import squiggles_tfds  # noqa: F401  (registers the dataset)
 
-    tf.config.set_visible_devices([], "GPU")  # TensorFlow only feeds data
+    console.tensorflow_without_gpus()  # TensorFlow only feeds data
     hint = "run `tfds build` for it or use generated data"
     try:
         builder = tfds.builder(name, data_dir=data_dir)

@@ -11,7 +11,7 @@ import ml_collections
 from etils import epath
 
 import squiggles
-from experiments import data, metrics, train_lib
+from experiments import data, metrics, restore, train_lib
 from squiggles.preview import draw_class_grids
 from squiggles_tfds.storage import ensure_writable_dir
 
@@ -19,10 +19,11 @@ CLASS_NAMES = metrics.CLASS_NAMES
 
 
 def load_run(workdir: str) -> tuple[train_lib.TrainState, ml_collections.ConfigDict]:
-    """The latest checkpoint of a run, with a clear error if it does not fit its config."""
+    """The newest restorable checkpoint of a run, with a clear error if it does not fit
+    its config. Read-only: writes nothing into `workdir`."""
     try:
         return train_lib.restore_state(workdir)
-    except FileNotFoundError:
+    except (FileNotFoundError, restore.CheckpointError):
         raise
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(
@@ -77,20 +78,33 @@ def evaluate(state: train_lib.TrainState, batches: Iterator[data.Batch]) -> dict
 
 
 def write_report(result: dict, out: str, title: str) -> epath.Path:
-    """metrics.json and misclassified.png (grouped by true class) in `out`."""
+    """metrics.json and misclassified.png (grouped by true class) in `out`.
+
+    Each grid says how many of the misclassified examples it shows: the figure keeps
+    at most 50 of each class, the confusion counts say how many there are."""
     out = ensure_writable_dir(out, "the evaluation report")
     summary = {k: v for k, v in result.items() if k != "misclassified_images"}
     (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-    grids = {
-        f"true {name}, predicted {other}": images
-        for (name, images), other in zip(
-            result["misclassified_images"].items(), reversed(CLASS_NAMES), strict=True
-        )
-        if len(images)
-    }
+    grids, totals = {}, {}
+    for (name, images), other in zip(
+        result["misclassified_images"].items(), reversed(CLASS_NAMES), strict=True
+    ):
+        if len(images):
+            grids[f"true {name}, predicted {other}"] = images
+            totals[f"true {name}, predicted {other}"] = result["confusion"][
+                f"true_{name}_predicted_{other}"
+            ]
+    picture = out / "misclassified.png"
     if grids:
-        figure = draw_class_grids(grids, title=title)
-        figure.savefig(out / "misclassified.png", dpi=100)
+        figure = draw_class_grids(
+            grids, title=f"Misclassified test examples: {title}", totals=totals
+        )
+        figure.savefig(picture, dpi=100)
+        import matplotlib.pyplot as plt  # draw_class_grids has chosen the Agg backend
+
+        plt.close(figure)
+    elif picture.exists():  # from an earlier report; it would contradict metrics.json
+        picture.unlink()
     return out
 
 

@@ -1,4 +1,4 @@
-"""Evaluates trained runs on Squiggles test splits.
+r"""Evaluates trained runs on Squiggles test splits.
 
 # One run on its own family's test split (or --family for another):
 python -m experiments.evaluate --workdir runs/cpu_taylor --out runs/cpu_taylor/eval
@@ -11,7 +11,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import eval_lib
+from experiments import console, eval_lib
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run to evaluate.")
 _TABLE = flags.DEFINE_string("table", None, "FAMILY=WORKDIR,... runs for the cross-family table.")
@@ -24,14 +24,25 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir for --source=tf
 _OUT = flags.DEFINE_string("out", None, "Directory for the report.", required=True)
 
 
+def _parse_table(text: str) -> dict[str, str]:
+    runs = {}
+    for item in text.split(","):
+        family, sep, workdir = item.partition("=")
+        if not sep or not family or not workdir:
+            raise ValueError(f"--table takes FAMILY=WORKDIR,..., got {item!r} in {text!r}")
+        runs[family] = workdir
+    return runs
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if bool(_WORKDIR.value) == bool(_TABLE.value):
         raise app.UsageError("give exactly one of --workdir and --table")
+    console.setup()
     try:
         if _TABLE.value:
-            runs = dict(item.split("=", 1) for item in _TABLE.value.split(","))
+            runs = _parse_table(_TABLE.value)
             eval_lib.cross_family_table(
                 runs, _EXAMPLES.value, _OUT.value, _SOURCE.value, _DATA_DIR.value
             )
@@ -47,7 +58,8 @@ def main(argv: list[str]) -> None:
         print(
             json.dumps({k: v for k, v in result.items() if k != "misclassified_images"}, indent=2)
         )
-        print(f"wrote {out}/metrics.json and {out}/misclassified.png")
+        written = [out / name for name in ("metrics.json", "misclassified.png")]
+        print("wrote " + " and ".join(str(path) for path in written if path.exists()))
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
 

@@ -1,4 +1,4 @@
-"""The paper's attack figures from the outputs of experiments.attack and
+r"""The paper's attack figures from the outputs of experiments.attack and
 experiments.boundary_distance, each as a PNG with its numbers beside it (CSV or JSON).
 
     python -m experiments.figures --out docs/results \
@@ -27,8 +27,8 @@ from absl import app, flags
 from etils import epath
 
 import squiggles
-from experiments import attack_lib, attacks, data, eval_lib, metrics, train_lib
-from squiggles.preview import fill_class_grids
+from experiments import attack_lib, attacks, console, data, eval_lib, metrics, train_lib
+from squiggles.preview import fill_class_grids, wrap_to_width
 from squiggles_tfds.storage import ensure_writable_dir
 
 CLASS_NAMES = metrics.CLASS_NAMES
@@ -102,7 +102,7 @@ def _show(ax, image, title: str = "", diverging: bool = False) -> None:
 # ---------------------------------------------------------------- curves against ε
 
 
-def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> None:
+def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> epath.Path:
     """Fig. 10: accuracy under pixel PGD (solid) and Gaussian noise of the same norm."""
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
@@ -133,9 +133,10 @@ def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> None:
     ax.legend(fontsize=7)
     figure.savefig(out / "fig10_pgd_vs_noise.png", dpi=120)
     _write_rows(out / "fig10_pgd_vs_noise.csv", rows)
+    return out / "fig10_pgd_vs_noise.png"
 
 
-def latent_attack_curves(latent_run: str, pixel_run: str | None, out: epath.Path) -> None:
+def latent_attack_curves(latent_run: str, pixel_run: str | None, out: epath.Path) -> epath.Path:
     """Fig. 9: accuracy against the recomputed label and the fraction of unchanged labels
     under latent PGD; the same model's pixel PGD accuracy for comparison."""
     plt = _pyplot()
@@ -180,31 +181,43 @@ def latent_attack_curves(latent_run: str, pixel_run: str | None, out: epath.Path
     _write_rows(
         out / "fig9_latent_attacks.csv", [{k: row.get(k, "") for k in fields} for row in rows]
     )
+    return out / "fig9_latent_attacks.png"
 
 
-def distance_cdfs(boundary_run: str, out: epath.Path) -> None:
+def distance_cdfs(boundary_run: str, out: epath.Path) -> epath.Path:
     """Fig. 8: fraction of examples within ε of the true decision boundary."""
-    plt = _pyplot()
     summary = json.loads((epath.Path(boundary_run) / "summary.json").read_text())
     distances = list(csv.DictReader((epath.Path(boundary_run) / "distances.csv").open()))
+    figure, rows = draw_distance_cdfs(summary, distances)
+    path = out / "fig8_boundary_distance.png"
+    figure.savefig(path, dpi=120)
+    _write_rows(out / "fig8_boundary_distance.csv", rows)
+    return path
+
+
+def draw_distance_cdfs(summary: dict, distances: list[dict]) -> tuple:
+    """Fig. 8 from a boundary run's summary.json and distances.csv rows: the matplotlib
+    Figure and the rows of its CSV. The legend lists only what is drawn: a group with
+    no examples, or with no boundary found, is named in a note instead."""
+    plt = _pyplot()
     epsilons = summary["epsilons"]
     figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    rows = []
+    rows, notes = [], []
     for (group, curves), color in zip(
         summary["cumulative_fraction"].items(), "C0 C1 C2".split(), strict=False
     ):
         name = group.replace("_", " ") + f" ({curves['examples']})"
-        ax.step(epsilons, curves["grid"], ":", where="post", color=color, label=f"{name}, grid")
-        # The refined distances are continuous: their empirical CDF, not grid samples.
-        refined = np.sort(
-            [float(row["refined_distance"]) for row in distances if row[group] == "1"]
-        )
-        fraction = np.arange(1, len(refined) + 1) / max(len(refined), 1)
-        ax.step(refined, fraction, "-", where="post", color=color, label=f"{name}, bisection")
         rows += [
             {"group": group, "epsilon": e, "grid": g, "refined": r}
             for e, g, r in zip(epsilons, curves["grid"], curves["refined"], strict=True)
         ]
+        if not curves["examples"]:
+            notes.append(f"{group.replace('_', ' ')}: no examples")
+            continue
+        ax.step(epsilons, curves["grid"], ":", where="post", color=color, label=f"{name}, grid")
+        refined = [float(row["refined_distance"]) for row in distances if row[group] == "1"]
+        if not _refined_cdf(ax, refined, max(epsilons), color, f"{name}, bisection"):
+            notes.append(f"{group.replace('_', ' ')}: no boundary within ε ≤ {max(epsilons):g}")
     ax.set(
         xscale="log",
         xlabel="latent distance ε",
@@ -212,9 +225,28 @@ def distance_cdfs(boundary_run: str, out: epath.Path) -> None:
         ylim=(-0.02, 1.02),
         title="Distance to the true decision boundary",
     )
-    ax.legend(fontsize=7)
-    figure.savefig(out / "fig8_boundary_distance.png", dpi=120)
-    _write_rows(out / "fig8_boundary_distance.csv", rows)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
+    if notes:
+        ax.text(0.99, 0.02, "not drawn: " + "; ".join(notes), transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="gray")  # fmt: skip
+    return figure, rows
+
+
+def _refined_cdf(ax, distances: list[float], right: float, color: str, label: str) -> bool:
+    """The empirical CDF of the bisection-refined distances (continuous, so not sampled
+    on the grid): a step at each finite distance, from 0 up to the fraction found,
+    carried to `right`. With a single distance, its step is marked with a dot so that
+    it shows. Returns whether anything was drawn."""
+    found = np.sort([d for d in distances if np.isfinite(d)])
+    if not len(found):
+        return False
+    fraction = np.arange(1, len(found) + 1) / len(distances)
+    x = np.concatenate([[found[0]], found, [max(right, found[-1])]])
+    y = np.concatenate([[0.0], fraction, [fraction[-1]]])
+    marker = "o" if len(found) == 1 else None
+    ax.step(x, y, "-", where="post", color=color, marker=marker, markevery=[1], label=label)
+    return True
 
 
 # ---------------------------------------------------------------- pictures of examples
@@ -231,7 +263,7 @@ def _family_and_resolution(run: str) -> tuple[squiggles.Family, int]:
     return data.family_of(config), config.resolution
 
 
-def attacked_curve(run: str, index: int, epsilons: list[float], out: epath.Path) -> None:
+def attacked_curve(run: str, index: int, epsilons: list[float], out: epath.Path) -> epath.Path:
     """Fig. 3: one test curve under pixel PGD and latent PGD at several ε."""
     plt = _pyplot()
     state, family, resolution = _model_and_family(run)
@@ -282,6 +314,11 @@ def attacked_curve(run: str, index: int, epsilons: list[float], out: epath.Path)
     )
     figure.savefig(out / "fig3_attacked_curve.png", dpi=120)
     (out / "fig3_attacked_curve.json").write_text(json.dumps(record, indent=2))
+    return out / "fig3_attacked_curve.png"
+
+
+GENERALISATION = "misclassified without any attack"
+ATTACKED = "classified correctly before the attack and wrongly after it (clean errors excluded)"
 
 
 def _panels(
@@ -290,44 +327,48 @@ def _panels(
     pixel_epsilon: float,
     latent_epsilon: float,
     pixel_runs: list[str],
-):
-    """(title, images, true labels, indices) of each kind of error in fig 7."""
+) -> list[dict]:
+    """Each kind of error in fig 7: title, which examples it holds (`selection`), their
+    images, true labels and indices. Clean errors appear in the first panel only: an
+    attack panel holds the examples the model got right before the attack and wrong
+    after it (against the recomputed true label, for latent PGD)."""
     family, resolution = _family_and_resolution(run)
     pixel = attack_lib.read_results(run, "pixel")
     chunk = attack_lib.Chunk.load(family, resolution, 0, len(pixel["index"]))
     wrong = (pixel["clean_probability"] > 0.5) != pixel["label_before"]
     panels = [
-        ("generalisation errors", chunk.images[wrong], chunk.labels[wrong], chunk.indices[wrong])
-    ]
+        _panel("generalisation errors", GENERALISATION, chunk.images[wrong], chunk.labels[wrong],
+               chunk.indices[wrong], clean_errors_excluded=False)
+    ]  # fmt: skip
     if latent_run:
         latent = attack_lib.read_results(latent_run, "latent")
         k = _at(latent, latent_epsilon)
-        fooled = (latent["probability"][k] > 0.5) != latent["label_after"][k]
+        clean_right = (latent["clean_probability"] > 0.5) == latent["label_before"]
+        fooled = clean_right & ((latent["probability"][k] > 0.5) != latent["label_after"][k])
         images = np.asarray(
             squiggles.render(jnp.asarray(latent["attacked"][k][fooled]), family, resolution)
         )
         panels.append(
-            (
-                f"latent PGD errors, ε={latent_epsilon:g}",
-                images,
-                latent["label_after"][k][fooled],
-                latent["index"][fooled],
-            )
-        )
+            _panel(f"latent PGD errors, ε={latent_epsilon:g}",
+                   ATTACKED + "; true label recomputed after the attack", images,
+                   latent["label_after"][k][fooled], latent["index"][fooled])
+        )  # fmt: skip
     for pixel_run in pixel_runs:
         results = attack_lib.read_results(pixel_run, "pixel")
         k = _at(results, pixel_epsilon)
         clean_right = (results["clean_probability"] > 0.5) == results["label_before"]
         fooled = clean_right & ((results["probability"][k] > 0.5) != results["label_before"])
         panels.append(
-            (
-                f"pixel PGD errors, ε={pixel_epsilon:g}, {_label(pixel_run)}",
-                results["attacked"][k][fooled].astype(np.float32),
-                results["label_before"][fooled],
-                results["index"][fooled],
-            )
-        )
+            _panel(f"pixel PGD errors, ε={pixel_epsilon:g}, {_label(pixel_run)}", ATTACKED,
+                   results["attacked"][k][fooled].astype(np.float32),
+                   results["label_before"][fooled], results["index"][fooled])
+        )  # fmt: skip
     return panels
+
+
+def _panel(title, selection, images, labels, indices, clean_errors_excluded=True) -> dict:
+    return {"title": title, "selection": selection, "images": images, "labels": labels,
+            "indices": indices, "clean_errors_excluded": clean_errors_excluded}  # fmt: skip
 
 
 def error_grids(
@@ -337,27 +378,44 @@ def error_grids(
     latent_epsilon: float,
     out: epath.Path,
     per_cell: int = 16,
-) -> None:
-    """Fig. 7: for each kind of error, up to `per_cell` examples of each true class."""
+) -> epath.Path:
+    """Fig. 7: for each kind of error, up to `per_cell` examples of each true class.
+    The figure and its JSON say which examples each panel counts."""
     plt = _pyplot()
     panels = _panels(runs[0], latent_run, pixel_epsilon, latent_epsilon, runs)
     side = int(np.ceil(np.sqrt(per_cell)))
-    figure = plt.figure(figsize=(7, 3.3 * len(panels)), layout="constrained")
+    figure = plt.figure(figsize=(7, 0.6 + 3.5 * len(panels)), layout="constrained")
+    figure.suptitle(
+        wrap_to_width(
+            "Errors by true class. Attack panels: examples " + ATTACKED
+            + "; the first panel holds the clean errors.", 7, fontsize=10,
+        ),
+        fontsize=10,
+    )  # fmt: skip
     record = []
-    for subfigure, (title, images, labels, indices) in zip(
+    for subfigure, panel in zip(
         np.atleast_1d(figure.subfigures(len(panels), 1)), panels, strict=True
     ):
-        subfigure.suptitle(f"{title} ({len(images)})", fontweight="bold")
+        labels, images, indices = panel["labels"], panel["images"], panel["indices"]
+        subfigure.suptitle(
+            wrap_to_width(f"{panel['title']}: {len(images)} errors", 7), fontweight="bold"
+        )
         grids = {}
         for cls, name in enumerate(CLASS_NAMES):
             chosen = np.flatnonzero(labels == cls)[:per_cell]
             count = int(np.sum(labels == cls))
-            grids[f"true {name} ({count})"] = images[chosen]
-            record.append({"panel": title, "true_label": name, "count": count,
+            grids[wrap_to_width(f"true {name}: {len(chosen)} shown of {count}", 3.5)] = images[
+                chosen
+            ]
+            record.append({"panel": panel["title"], "selection": panel["selection"],
+                           "clean_errors_excluded": panel["clean_errors_excluded"],
+                           "true_label": name, "count": count,
                            "shown_indices": indices[chosen].tolist()})  # fmt: skip
         fill_class_grids(subfigure, grids, side)
-    figure.savefig(out / "fig7_errors_by_class.png", dpi=100)
+    path = out / "fig7_errors_by_class.png"
+    figure.savefig(path, dpi=100)
     (out / "fig7_errors_by_class.json").write_text(json.dumps(record, indent=2))
+    return path
 
 
 def side_by_side(
@@ -367,7 +425,7 @@ def side_by_side(
     latent_epsilon: float,
     out: epath.Path,
     count: int = 4,
-) -> None:
+) -> epath.Path | None:
     """Fig. 11: original, attacked and their difference for successful attacks."""
     plt = _pyplot()
     family, resolution = _family_and_resolution(run)
@@ -403,7 +461,7 @@ def side_by_side(
                 "probability_intersecting": float(latent["probability"][k][i]),
             })  # fmt: skip
     if not rows:
-        return
+        return None
     figure, axes = plt.subplots(
         len(rows), 3, figsize=(6.6, 2.1 * len(rows)), layout="constrained", squeeze=False
     )
@@ -420,28 +478,47 @@ def side_by_side(
     ]
     figure.savefig(out / "fig11_side_by_side.png", dpi=120)
     (out / "fig11_side_by_side.json").write_text(json.dumps(record, indent=2))
+    return out / "fig11_side_by_side.png"
+
+
+INPUT_FLAGS = ("--attack_runs", "--latent_run", "--boundary_run")
+
+
+def check_inputs(runs: list[str], latent_run: str | None, boundary_run: str | None) -> None:
+    """A usage error when no figure has its inputs: nothing would be drawn."""
+    if not (runs or latent_run or boundary_run):
+        raise app.UsageError(
+            f"no inputs: give at least one of {', '.join(INPUT_FLAGS)} (each figure is drawn "
+            "from the runs it needs; see the list above)"
+        )
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    runs, latent_run = _ATTACK_RUNS.value, _LATENT_RUN.value
+    check_inputs(runs, latent_run, _BOUNDARY_RUN.value)
+    console.setup()
     try:
         out = ensure_writable_dir(_OUT.value, "the figures")
-        runs, latent_run = _ATTACK_RUNS.value, _LATENT_RUN.value
+        written = []
         if runs:
-            accuracy_against_epsilon(runs, out)
-            attacked_curve(
-                runs[0], _CURVE_INDEX.value, [float(e) for e in _CURVE_EPSILONS.value], out
-            )
-            error_grids(runs, latent_run, _PIXEL_EPSILON.value, _LATENT_EPSILON.value, out)
-            side_by_side(runs[0], latent_run, _PIXEL_EPSILON.value, _LATENT_EPSILON.value, out)
+            written += [
+                accuracy_against_epsilon(runs, out),
+                attacked_curve(
+                    runs[0], _CURVE_INDEX.value, [float(e) for e in _CURVE_EPSILONS.value], out
+                ),
+                error_grids(runs, latent_run, _PIXEL_EPSILON.value, _LATENT_EPSILON.value, out),
+                side_by_side(runs[0], latent_run, _PIXEL_EPSILON.value, _LATENT_EPSILON.value, out),
+            ]
         if latent_run:
-            latent_attack_curves(latent_run, runs[0] if runs else None, out)
+            written.append(latent_attack_curves(latent_run, runs[0] if runs else None, out))
         if _BOUNDARY_RUN.value:
-            distance_cdfs(_BOUNDARY_RUN.value, out)
+            written.append(distance_cdfs(_BOUNDARY_RUN.value, out))
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
-    print(f"wrote figures to {out}")
+    names = ", ".join(path.name for path in written if path is not None)
+    print(f"wrote {names} (each with its numbers beside it) to {out}")
 
 
 if __name__ == "__main__":

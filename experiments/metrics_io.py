@@ -8,6 +8,8 @@ import time
 
 from etils import epath
 
+from experiments import console
+
 
 class MetricsWriter:
     """Appends {"step": s, ...} lines to metrics.jsonl and scalars to TensorBoard.
@@ -17,6 +19,7 @@ class MetricsWriter:
     """
 
     def __init__(self, workdir: epath.Path, resume_step: int = 0):
+        console.tensorflow_without_gpus()  # before TensorBoard's writer starts TensorFlow
         from flax.metrics import tensorboard
 
         self.path = workdir / "metrics.jsonl"

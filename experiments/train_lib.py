@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import numbers
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -16,8 +19,9 @@ from absl import logging
 from etils import epath
 from flax.training import train_state
 
-from experiments import data, metrics, metrics_io
+from experiments import data, locking, metrics, metrics_io
 from experiments.models import ResNet
+from experiments.restore import restore_newest
 from squiggles_tfds.storage import ensure_writable_dir
 
 # Fields that define what a checkpoint is; a workdir must not be resumed with others.
@@ -40,11 +44,10 @@ def make_model(config: ml_collections.ConfigDict) -> ResNet:
 def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
     """Cosine decay from the peak to 0 over the run, after an optional linear warm-up."""
     opt = config.optimizer
+    if not opt.warmup_steps:  # the same values, without optax's note on a 0-step warm-up
+        return optax.cosine_decay_schedule(opt.learning_rate, max(config.num_steps, 1))
     return optax.warmup_cosine_decay_schedule(
-        0.0 if opt.warmup_steps else opt.learning_rate,
-        opt.learning_rate,
-        opt.warmup_steps,
-        max(config.num_steps, opt.warmup_steps + 1),
+        0.0, opt.learning_rate, opt.warmup_steps, max(config.num_steps, opt.warmup_steps + 1)
     )
 
 
@@ -95,21 +98,114 @@ def train_step(
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-    """Clear errors for settings that would otherwise fail deep inside JAX."""
-    data.family_of(config)
-    if config.resolution < 8:
-        raise ValueError(f"resolution must be >= 8 for a ResNet, got {config.resolution}")
+    """Every setting, before anything is written: a negative learning rate or a warm-up
+    longer than the run would otherwise train quietly towards nonsense, and a bad size
+    would fail deep inside JAX. Each error names the field, its value and the range."""
+    for name in ("batch_size", "num_steps", "log_every", "eval_every", "checkpoint_every",
+                 "eval_examples", "keep_checkpoints"):  # fmt: skip
+        _check_integer(config, name, 1)
+    _check_integer(config, "seed", 0, UINT32_MAX)
+    data.family_of(config)  # an unknown family, a bad order or width
+    _check_integer(config, "resolution", 8, what="for a ResNet")
+    _check_model(config)
+    _check_optimizer(config)
+    _check_noise(config)
+    _check_data(config)
+
+
+UINT32_MAX = 2**32 - 1
+
+
+def _field(config: ml_collections.ConfigDict, name: str) -> Any:
+    value = config
+    for part in name.split("."):
+        try:
+            value = value[part]
+        except (KeyError, AttributeError, TypeError):
+            raise ValueError(f"the config has no field {name}") from None
+    return value
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_integer(
+    config: ml_collections.ConfigDict, name: str, low: int, high: int | None = None, what=""
+) -> int:
+    value = _field(config, name)
+    expected = f">= {low}" if high is None else f"in [{low}, {high}]"
+    expected += f" {what}" if what else ""
+    if not _is_integer(value):
+        raise ValueError(f"{name} must be an integer {expected}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def _check_number(
+    config: ml_collections.ConfigDict, name: str, expected: str, ok: Callable[[float], bool]
+) -> float:
+    """A finite real number for which `ok` holds, described by `expected`."""
+    value = _field(config, name)
+    if not (_is_number(value) and math.isfinite(value) and ok(value)):
+        raise ValueError(f"{name} must be {expected} and finite, got {value!r}")
+    return value
+
+
+def _check_model(config: ml_collections.ConfigDict) -> None:
+    stages = _field(config, "model.stage_sizes")
+    if (
+        isinstance(stages, (str, bytes))
+        or not isinstance(stages, Sequence)
+        or not stages
+        or not all(_is_integer(size) and size >= 1 for size in stages)
+    ):
+        raise ValueError(
+            f"model.stage_sizes must be a non-empty sequence of integers >= 1, got {stages!r}"
+        )
+    _check_integer(config, "model.width", 1)
     if config.model.stem not in ("imagenet", "small"):
         raise ValueError(f"model.stem must be 'imagenet' or 'small', got {config.model.stem!r}")
-    if config.noise.sigma < 0 or config.noise.sigma_max < 0:
-        raise ValueError("noise.sigma and noise.sigma_max must be >= 0")
-    if config.noise.sigma > 0 and config.noise.sigma_max > 0:
+
+
+def _check_optimizer(config: ml_collections.ConfigDict) -> None:
+    _check_number(config, "optimizer.learning_rate", "> 0", lambda v: v > 0)
+    for name in ("optimizer.b1", "optimizer.b2"):
+        _check_number(config, name, "in [0, 1)", lambda v: 0 <= v < 1)
+    _check_number(config, "optimizer.eps", "> 0", lambda v: v > 0)
+    _check_integer(
+        config, "optimizer.warmup_steps", 0, config.num_steps, what="(at most num_steps)"
+    )
+
+
+def _check_noise(config: ml_collections.ConfigDict) -> None:
+    sigma = _check_number(config, "noise.sigma", ">= 0", lambda v: v >= 0)
+    sigma_max = _check_number(config, "noise.sigma_max", ">= 0", lambda v: v >= 0)
+    if sigma > 0 and sigma_max > 0:
         raise ValueError("set either noise.sigma (fixed) or noise.sigma_max (uniform), not both")
-    for name in ("batch_size", "num_steps", "log_every", "eval_every", "checkpoint_every"):
-        if config[name] < 1:
-            raise ValueError(f"{name} must be >= 1, got {config[name]}")
-    if config.data.source not in ("online", "tfds"):
-        raise ValueError(f"data.source must be 'online' or 'tfds', got {config.data.source!r}")
+
+
+def _check_data(config: ml_collections.ConfigDict) -> None:
+    source = _field(config, "data.source")
+    if source not in ("online", "tfds"):
+        raise ValueError(f"data.source must be 'online' or 'tfds', got {source!r}")
+    _check_integer(config, "data.prefetch", 0)
+    if source == "tfds":
+        _check_integer(config, "data.shuffle_buffer", 1)
+        name = _field(config, "data.tfds_name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"data.tfds_name must name a dataset, got {name!r}")
+    # Online batch s holds train-stream indices s·B .. s·B+B-1, and indices are uint32.
+    elif config.batch_size * config.num_steps > UINT32_MAX + 1:
+        raise ValueError(
+            f"batch_size × num_steps must be <= 2**32 (the indices of a stream), got "
+            f"{config.batch_size} × {config.num_steps} = {config.batch_size * config.num_steps}"
+        )
 
 
 def identity(config: ml_collections.ConfigDict) -> dict:
@@ -117,11 +213,18 @@ def identity(config: ml_collections.ConfigDict) -> dict:
     return json.loads(json.dumps({k: as_dict[k] for k in IDENTITY_FIELDS}, default=list))
 
 
-def checkpoint_manager(workdir: epath.Path, config: ml_collections.ConfigDict):
-    return ocp.CheckpointManager(
-        workdir / "checkpoints",
-        options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True),
-    )
+def checkpoint_manager(
+    workdir: epath.Path, config: ml_collections.ConfigDict | None, read_only: bool = False
+) -> ocp.CheckpointManager:
+    """The run's checkpoints. Read-only (no config needed): creates, renames and deletes
+    nothing."""
+    if read_only:
+        options = ocp.CheckpointManagerOptions(
+            create=False, read_only=True, save_interval_steps=0, max_to_keep=None
+        )
+    else:
+        options = ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True)
+    return ocp.CheckpointManager(workdir / "checkpoints", options=options)
 
 
 def _validation(config: ml_collections.ConfigDict, state: TrainState) -> dict[str, float]:
@@ -137,10 +240,43 @@ def _validation(config: ml_collections.ConfigDict, state: TrainState) -> dict[st
     return {"accuracy": result["accuracy"], "roc_auc": result["roc_auc"]}
 
 
+def validation_line(step: int, scores: dict[str, float | None], examples: int) -> str:
+    auc = "n/a (one class only)" if scores["roc_auc"] is None else f"{scores['roc_auc']:.4f}"
+    return (
+        f"validation at step {step}: accuracy {scores['accuracy']:.4f}  ROC-AUC {auc}  "
+        f"({examples} examples)"
+    )
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
-    """Trains (or resumes) in `workdir`: checkpoints, metrics.jsonl, TensorBoard."""
+    """Trains (or resumes) in `workdir`: checkpoints, metrics.jsonl, TensorBoard.
+
+    The whole run holds an exclusive lock on `workdir`: a second run on it is refused
+    (locking.DirectoryInUseError) before it writes anything."""
     check_config(config)
     workdir = ensure_writable_dir(workdir, "the training run")
+    with locking.locked_directory(workdir, "training run"):
+        return _train_in(config, workdir)
+
+
+def _train_in(config: ml_collections.ConfigDict, workdir: epath.Path) -> TrainState:
+    _check_or_write_config(config, workdir)
+    root_key = jax.random.key(config.seed)
+    init_key, noise_key = jax.random.split(root_key)
+    state, start = _resume(workdir, create_train_state(config, init_key))
+    manager = checkpoint_manager(workdir, config)
+    writer = metrics_io.MetricsWriter(workdir, resume_step=start)
+    try:
+        with contextlib.closing(data.train_batches(config, start)) as batches:
+            return _train_loop(config, state, batches, start, noise_key, manager, writer)
+    finally:
+        # Also on failure or Ctrl-C: finish writing checkpoints already started.
+        manager.wait_until_finished()
+        manager.close()
+        writer.close()
+
+
+def _check_or_write_config(config: ml_collections.ConfigDict, workdir: epath.Path) -> None:
     config_path = workdir / "config.json"
     if config_path.exists():
         saved = json.loads(config_path.read_text())
@@ -159,23 +295,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
             )
         )
 
-    root_key = jax.random.key(config.seed)
-    init_key, noise_key = jax.random.split(root_key)
-    state = create_train_state(config, init_key)
-    manager = checkpoint_manager(workdir, config)
-    start = manager.latest_step() or 0
-    if start:
-        state = manager.restore(start, args=ocp.args.StandardRestore(state))
-        logging.info("resumed from the checkpoint at step %d", start)
-    writer = metrics_io.MetricsWriter(workdir, resume_step=start)
+
+def _resume(workdir: epath.Path, initial: TrainState) -> tuple[TrainState, int]:
+    """The newest checkpoint that restores (unreadable newer ones set aside), or the
+    initial state at step 0 when there is no checkpoint yet."""
+    if not (workdir / "checkpoints").is_dir():
+        return initial, 0
+    manager = checkpoint_manager(workdir, None, read_only=True)
     try:
-        with contextlib.closing(data.train_batches(config, start)) as batches:
-            return _train_loop(config, state, batches, start, noise_key, manager, writer)
+        state, start = restore_newest(manager, initial, set_aside=True)
     finally:
-        # Also on failure or Ctrl-C: finish writing checkpoints already started.
-        manager.wait_until_finished()
         manager.close()
-        writer.close()
+    if start:
+        logging.info("resumed from the checkpoint at step %d", start)
+    return state, start
 
 
 def _train_loop(config, state, batches, start, noise_key, manager, writer) -> TrainState:
@@ -202,15 +335,16 @@ def _train_loop(config, state, batches, start, noise_key, manager, writer) -> Tr
             writer.write(done, summary)
             logging.info("%s", progress.line(done, summary))
         if done % config.eval_every == 0 or done == config.num_steps:
-            writer.write(
-                done, {f"validation_{k}": v for k, v in _validation(config, state).items()}
-            )
+            scores = _validation(config, state)
+            writer.write(done, {f"validation_{k}": v for k, v in scores.items()})
+            logging.info("%s", validation_line(done, scores, config.eval_examples))
         if done % config.checkpoint_every == 0 or done == config.num_steps:
             # Never replace a good checkpoint with a diverged state.
             losses = np.asarray(jax.device_get([m["loss"] for m in pending]))
             if not np.isfinite(losses).all():
                 raise FloatingPointError(f"loss is not finite before step {done}; not saving")
             manager.save(done, args=ocp.args.StandardSave(state))
+            logging.info("saving the checkpoint of step %d", done)
     return state
 
 
@@ -228,13 +362,20 @@ def read_config(workdir: str | epath.Path) -> ml_collections.ConfigDict:
 
 
 def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
-    """The latest checkpoint of a run and its config, with clear errors."""
+    """The newest restorable checkpoint of a run and its config, with clear errors.
+
+    Read-only: creates, renames and deletes nothing (an unreadable newer checkpoint is
+    reported with a warning and skipped; training sets it aside)."""
     workdir = epath.Path(workdir).expanduser().absolute()
     config = read_config(workdir)
-    manager = checkpoint_manager(workdir, config)
-    step = manager.latest_step()
-    if step is None:
-        raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}")
-    template = create_train_state(config, jax.random.key(0))
-    state = manager.restore(step, args=ocp.args.StandardRestore(template))
+    if not (workdir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"no checkpoint in {workdir}: it has no checkpoints directory")
+    manager = checkpoint_manager(workdir, config, read_only=True)
+    try:
+        if not manager.all_steps():
+            raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}")
+        template = create_train_state(config, jax.random.key(0))
+        state, _ = restore_newest(manager, template, set_aside=False)
+    finally:
+        manager.close()
     return state, config

@@ -28,8 +28,32 @@ def check_num_points(num_points: object) -> int:
     return int(num_points)
 
 
+def check_real(values: object, name: str) -> None:
+    """Refuses complex numbers, which a cast to float would silently truncate."""
+    dtype = values.dtype if hasattr(values, "dtype") else np.asarray(values).dtype
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real numbers, got {np.dtype(dtype).name}")
+
+
+def check_finite_curves(values: object, name: str, curve_ndim: int = 2) -> None:
+    """Raises ValueError naming the curves whose values hold NaN or inf.
+
+    `values` has shape (..., *curve) with `curve_ndim` trailing axes per curve; the
+    message counts the bad curves and gives the leading index of the first one.
+    Concrete values only: under a trace they cannot be read.
+    """
+    finite = np.isfinite(np.asarray(values)).all(axis=tuple(range(-curve_ndim, 0)))
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        raise ValueError(
+            f"{name} must be finite; {len(bad)} curve(s) hold NaN or inf, "
+            f"the first at index {tuple(int(i) for i in bad[0])}"
+        )
+
+
 def check_latents(z: object, family: Family) -> jax.Array:
-    """Converts z to a float array and checks that it ends in the family's latent shape."""
+    """Converts z to a real float array and checks that it ends in the family's latent shape."""
+    check_real(z, "latents")
     z = jnp.asarray(z)
     if not jnp.issubdtype(z.dtype, jnp.floating):
         z = z.astype(jnp.float32)
@@ -49,7 +73,11 @@ def t_values(family: Family, num_points: int = NUM_POINTS) -> np.ndarray:
 
 def rescale(points: jax.Array) -> jax.Array:
     """Scales and shifts each curve (..., P, 2) so that its bounding box has longer
-    side 0.8 and is centred on (0.5, 0.5). A curve with zero extent maps to the centre."""
+    side 0.8 and is centred on (0.5, 0.5). A curve with zero extent maps to the centre.
+
+    A curve with any NaN or inf value becomes all NaN: its box is undefined, and
+    whether a min or max reduction propagates NaN is up to the backend.
+    """
     points = jnp.asarray(points)
     low = jnp.min(points, axis=-2, keepdims=True)
     high = jnp.max(points, axis=-2, keepdims=True)
@@ -61,7 +89,9 @@ def rescale(points: jax.Array) -> jax.Array:
     scale = BOX_SIZE / jnp.where(has_extent, longest, 1.0)
     # Shift, then scale: a product followed by a sum could be fused into an FMA in
     # some compiled shapes and not others, making points depend on the batch size.
-    return (points - (centre - 0.5 / scale)) * scale
+    rescaled = (points - (centre - 0.5 / scale)) * scale
+    finite = jnp.isfinite(points).all(axis=(-2, -1), keepdims=True)
+    return jnp.where(finite, rescaled, jnp.nan)
 
 
 @functools.partial(jax.jit, static_argnames=("family", "num_points", "rescale_points"))

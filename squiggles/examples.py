@@ -10,11 +10,12 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from squiggles.curves import NUM_POINTS
 from squiggles.curves import points as curve_points
 from squiggles.families import Family
 from squiggles.labels import is_self_intersecting
 from squiggles.rendering import RESOLUTION, check_resolution, render_points
-from squiggles.sampling import sample_latents
+from squiggles.sampling import check_fits, latent_bytes, sample_latents
 
 
 class Examples(NamedTuple):
@@ -25,6 +26,17 @@ class Examples(NamedTuple):
     points: jax.Array  # float32 (N, P, 2), rescaled
     label: np.ndarray  # bool (N,): True when the curve crosses or touches itself
     image: jax.Array  # float32 (N, R, R) in [0, 1]
+
+
+def example_bytes(family: Family, resolution: int) -> int:
+    """Peak bytes per example, estimated: sampling the latent, the points (float32,
+    rescaled, and float64 for Shapely, whose LineString holds another copy), the
+    image (on accelerators also the XLA program's distances), index and label."""
+    points = NUM_POINTS * 2 * (4 + 4 + 8 + 8)
+    image = 4 * resolution**2
+    if jax.default_backend() != "cpu":
+        image += 4 * resolution**2 + 2 * 4 * NUM_POINTS * resolution
+    return latent_bytes(family, 1) + points + image + 8 + 1
 
 
 def generate_examples(
@@ -38,10 +50,19 @@ def generate_examples(
 ) -> Examples:
     """Examples number start .. start+count-1 of a stream, made in vectorised batches.
 
+    All of them are held in memory at once: a count whose arrays cannot fit is
+    refused with a ValueError naming the bytes needed and available (make a long
+    range in several calls; any split gives the same examples).
+
     Images are drawn in a background thread (by XLA, or on a CPU by the host
     kernel, which releases the GIL) while Shapely labels the curves.
     """
     resolution = check_resolution(resolution)
+    if isinstance(count, (int, np.integer)) and not isinstance(count, bool) and count > 0:
+        check_fits(
+            example_bytes(family, resolution) * int(count),
+            f"{int(count):,} examples of {family} at resolution {resolution}",
+        )
     latent = sample_latents(family, count, seed=seed, stream=stream, start=start)
     points = curve_points(latent, family)
     with ThreadPoolExecutor(1) as pool:

@@ -105,9 +105,24 @@ class SineNet:
         amplitude = z[..., None, :, 0:2]  # (..., 1, width, 2)
         omega, phase = z[..., None, :, 2], z[..., None, :, 3]  # (..., 1, width)
         waves = jnp.sin(omega * t[:, None] + phase)  # (..., T, width)
-        # A sum rather than a matmul: XLA fuses the sines into the reduction, so no
-        # (..., T, width) array is ever stored, and no TF32 rounding on GPUs.
-        return jnp.sum(waves[..., None] * amplitude, axis=-2)
+        return _pairwise_sum(waves[..., None] * amplitude)  # (..., T, 2)
+
+
+def _pairwise_sum(terms: jax.Array) -> jax.Array:
+    """Sum over axis -2 of (..., n, k) in a fixed pairwise order: adds of strided
+    slices, halving n each round (an odd last term waits for a later round).
+
+    Neither a matmul (shape-dependent blocking, TF32 on GPUs) nor `jnp.sum`: XLA:CPU
+    hands reductions to YNNPACK, whose kernel, and so its order of additions,
+    depends on the shape and on the CPU (a batch of one curve summed differently
+    from larger batches on AVX2 machines). Elementwise adds round the same way
+    whatever the batch size.
+    """
+    while terms.shape[-2] > 1:
+        even = terms.shape[-2] // 2 * 2
+        pairs = terms[..., 0:even:2, :] + terms[..., 1:even:2, :]
+        terms = jnp.concatenate([pairs, terms[..., even:, :]], axis=-2)
+    return terms[..., 0, :]
 
 
 Family = Taylor | SineNet

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import pathlib
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,20 +51,52 @@ def examples_per_class(
     return {name: np.stack(found[name][:per_class]) for name in CLASS_NAMES}
 
 
-def draw_class_grids(images_by_class: dict[str, np.ndarray], title: str = ""):
-    """A matplotlib Figure with one square grid of images per class, side by side."""
+PANEL_WIDTH = 4.2  # inches per class
+TITLE_SIZE = 12.0  # points, matplotlib's "large"
+
+
+def wrap_to_width(text: str, width_inches: float, fontsize: float = TITLE_SIZE) -> str:
+    """`text` broken into lines that fit `width_inches` (long paths are split too), so
+    a title is never cut off at the figure's edges."""
+    characters = max(int(width_inches * 72 / (0.62 * fontsize)), 8)
+    lines = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, characters, break_on_hyphens=False) or [""]
+    return "\n".join(lines)
+
+
+def draw_class_grids(
+    images_by_class: dict[str, np.ndarray],
+    title: str = "",
+    totals: dict[str, int] | None = None,
+):
+    """A matplotlib Figure with one square grid of images per class, side by side.
+
+    Each panel is titled with its class and the number of images shown, and with
+    `totals` (by class) "n shown of N", for a grid that shows only some of them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     count = max(len(images) for images in images_by_class.values())
-    figure = plt.figure(figsize=(4.2 * len(images_by_class), 4.6), layout="constrained")
-    titled = {f"{name} ({len(images)})": images for name, images in images_by_class.items()}
+    width = PANEL_WIDTH * len(images_by_class)
+    titled = {
+        _panel_title(name, len(images), None if totals is None else totals[name]): images
+        for name, images in images_by_class.items()
+    }
+    title = wrap_to_width(title, width) if title else ""
+    extra = 0.25 * (title.count("\n") + max(t.count("\n") for t in titled))
+    figure = plt.figure(figsize=(width, 4.6 + extra), layout="constrained")
     fill_class_grids(figure, titled, math.ceil(math.sqrt(count)))
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, fontsize=TITLE_SIZE)
     return figure
+
+
+def _panel_title(name: str, shown: int, total: int | None) -> str:
+    text = f"{name} ({shown})" if total is None else f"{name}: {shown} shown of {total}"
+    return wrap_to_width(text, PANEL_WIDTH)
 
 
 def fill_class_grids(parent, images_by_title: dict[str, np.ndarray], side: int) -> None:
@@ -71,7 +104,7 @@ def fill_class_grids(parent, images_by_title: dict[str, np.ndarray], side: int) 
     its images, drawn with origin="lower" like every squiggles picture."""
     panels = parent.subfigures(1, len(images_by_title))
     for panel, (title, images) in zip(np.atleast_1d(panels), images_by_title.items(), strict=True):
-        panel.suptitle(title)
+        panel.suptitle(title, fontsize=TITLE_SIZE)
         for i, ax in enumerate(panel.subplots(side, side, squeeze=False).flat):
             ax.set_axis_off()
             if i < len(images):

@@ -6,11 +6,17 @@ intensity at x = c/(R-1), y = r/(R-1): rows follow y upwards, so show images wit
 max_k exp(-R² d²(pixel, point_k)) = exp(-R² min_k d²), the Gaussian of the nearest
 point.
 
-The minimum runs over points × pixels; XLA fuses the distances into the reduction,
-so the forward pass never stores a (batch, points, R, R) array. Autodiff of
-`jnp.min` would store such a mask for the backward pass; the custom VJP below keeps
-only the points and the minimum and recomputes the rest one point at a time, so
-memory stays proportional to the output for gradients too.
+Memory stays proportional to the output, forward and backward. The minimum over
+points is a running elementwise minimum over stored squared distances (..., P, R)
+in each axis, one fused loop with no (batch, points, R, R) array: a `min`
+reduction would be handed by XLA:CPU to YNNPACK, which materialises that array
+(3.6 GB for one curve at R = 3000). Autodiff of a minimum would store a (P, R, R)
+mask per curve for the backward pass; the custom VJP below keeps only the points
+and the minimum and recomputes the rest one point at a time.
+
+A curve with any NaN or inf point has no image: called eagerly, `render_points`
+and `render` raise ValueError naming the curves; under jit, grad or vmap, where
+values cannot be read, every pixel of its image is NaN, so a loss over it is NaN.
 
 Eager calls on a CPU skip most of that work: `host_rendering` draws the same
 bits comparing each pixel row only with the points near it.
@@ -24,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from squiggles.curves import check_finite_curves, check_latents, check_real
 from squiggles.curves import points as curve_points
 from squiggles.families import Family, Taylor, check_family
 
@@ -53,17 +60,56 @@ def axis_squared_distances(points: jax.Array, resolution: int) -> tuple[jax.Arra
     return dx2, dy2
 
 
+# Points per step of the running minimum: one fused loop over up to this many
+# points; longer curves take several steps of a `lax.scan`.
+POINTS_PER_STEP = 100
+
+
+def _running_minimum(dx2: jax.Array, dy2: jax.Array, minimum: jax.Array) -> jax.Array:
+    """minimum(minimum, dy2[k, r] + dx2[k, c]) folded over the points k of (..., K, R)
+    squares, as a chain of elementwise ops that XLA fuses into one loop."""
+    for k in range(dx2.shape[-2]):
+        minimum = jnp.minimum(minimum, dy2[..., k, :, None] + dx2[..., k, None, :])
+    return minimum
+
+
+def _in_steps(squares: jax.Array, steps: int) -> jax.Array:
+    """(..., P, R) -> (steps, ..., POINTS_PER_STEP, R), padded by repeating the last
+    point (a repeated point leaves a minimum unchanged)."""
+    pad = steps * POINTS_PER_STEP - squares.shape[-2]
+    last = jnp.broadcast_to(squares[..., -1:, :], (*squares.shape[:-2], pad, squares.shape[-1]))
+    padded = jnp.concatenate([squares, last], axis=-2)
+    blocks = padded.reshape(*squares.shape[:-2], steps, POINTS_PER_STEP, squares.shape[-1])
+    return jnp.moveaxis(blocks, -3, 0)
+
+
 @functools.partial(jax.jit, static_argnames=("resolution",))
 def _nearest_squared_distance(points: jax.Array, resolution: int) -> jax.Array:
     """min over points k of dy²[k, r] + dx²[k, c]: (..., R, R) indexed [r, c].
 
-    The barrier makes XLA store the squares before the reduction, so each sum is
-    a single addition of two stored numbers. Were the squares fused into it, the
+    The barrier makes XLA store the squares before the minimum, so each sum is a
+    single addition of two stored numbers. Were the squares fused into it, the
     compiler could contract square-and-add into an FMA in some batch shapes and
     not in others; this way results are bitwise independent of the batch size.
+    A minimum is exact, so the order over points does not change a bit.
+
+    Curves with a NaN or inf point get NaN everywhere, explicitly: whether a
+    minimum propagates NaN should not be left to the backend.
     """
     dx2, dy2 = jax.lax.optimization_barrier(axis_squared_distances(points, resolution))
-    return jnp.min(dy2[..., :, :, None] + dx2[..., :, None, :], axis=-3)
+    inf = jnp.full((*points.shape[:-2], resolution, resolution), jnp.inf, points.dtype)
+    steps = -(-points.shape[-2] // POINTS_PER_STEP)
+    if steps == 1:
+        nearest = _running_minimum(dx2, dy2, inf)
+    else:
+
+        def step(minimum: jax.Array, block: tuple[jax.Array, jax.Array]):
+            return _running_minimum(*block, minimum), None
+
+        blocks = (_in_steps(dx2, steps), _in_steps(dy2, steps))
+        nearest, _ = jax.lax.scan(step, inf, blocks)
+    finite = jnp.isfinite(points).all(axis=(-2, -1))
+    return jnp.where(finite[..., None, None], nearest, jnp.nan)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -127,6 +173,8 @@ def intensity(nearest: jax.Array, resolution: int) -> jax.Array:
 
 
 def check_points(points: object) -> jax.Array:
+    """Converts points to a real float array of shape (..., num_points, 2)."""
+    check_real(points, "points")
     points = jnp.asarray(points)
     if not jnp.issubdtype(points.dtype, jnp.floating):
         points = points.astype(jnp.float32)
@@ -145,18 +193,20 @@ def _render_points(points: jax.Array, resolution: int) -> jax.Array:
 
 
 def _drawable_on_host(points: jax.Array) -> bool:
-    """Concrete finite float32 points on the CPU: nothing to trace or differentiate,
-    so the host kernel can draw them (same bits, several times faster)."""
+    """Concrete (checked finite) float32 points on the CPU: nothing to trace or
+    differentiate, so the host kernel can draw them (same bits, several times faster)."""
     if isinstance(points, jax.core.Tracer) or points.dtype != jnp.float32:
         return False
-    if any(device.platform != "cpu" for device in points.devices()):
-        return False
-    return bool(np.isfinite(np.asarray(points)).all())
+    return all(device.platform == "cpu" for device in points.devices())
 
 
 def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
     """Images (..., R, R) in [0, 1] of curve points (..., P, 2) given in unit-square
     coordinates. `image[..., r, c]` is the intensity at x = c/(R-1), y = r/(R-1).
+
+    Points must be finite. Called eagerly, a curve with a NaN or inf point raises
+    ValueError naming the curves; under jit, grad or vmap (values unknown) its
+    image is all NaN, so that a loss over it is NaN rather than silently blank.
 
     Called eagerly on the CPU, the images are drawn by a compiled host kernel that
     compares each pixel row only with the points near it (`host_rendering`), with
@@ -165,6 +215,8 @@ def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
     jit, its exp may differ in the last bit).
     """
     points, resolution = check_points(points), check_resolution(resolution)
+    if not isinstance(points, jax.core.Tracer):
+        check_finite_curves(points, "points")
     if _drawable_on_host(points):
         from squiggles.host_rendering import render_points_on_host  # numba: imported on use
 
@@ -176,6 +228,12 @@ def render(z: jax.Array, family: Family = Taylor(), resolution: int = RESOLUTION
     """Images (..., R, R) of the rescaled curves of latents z (..., *latent_shape).
 
     Differentiable in z; batched over any leading axes; works under jit, grad, vmap.
+    Latents must be real and finite: called eagerly, non-finite latents (or latents
+    whose curve overflows) raise ValueError naming the curves; under a trace their
+    images are all NaN (see `render_points`).
     """
     check_family(family)
+    z = check_latents(z, family)
+    if not isinstance(z, jax.core.Tracer):
+        check_finite_curves(z, "latents", curve_ndim=len(family.latent_shape))
     return render_points(curve_points(z, family), resolution)

@@ -10,6 +10,8 @@ two streams never share a latent.
 from __future__ import annotations
 
 import functools
+import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +50,48 @@ def _sample_range(family: Family, count: int, key: jax.Array, start: jax.Array) 
 
 _sample_at = jax.jit(_latents_of, static_argnames=("family",))
 
+# Bytes a sampling program holds per latent beyond the latent itself: the key
+# (two uint32) and the random bits and draws it is made from (about two more
+# latents' worth), a generous estimate.
+_KEY_BYTES = 8
+_DRAWS_PER_LATENT = 3
+
+
+def available_bytes() -> tuple[int, str]:
+    """Memory free for new arrays, and where: the default device's free memory
+    when it reports a limit (accelerators), else the host's MemAvailable."""
+    device = jax.devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0)), f"on {device}"
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "on the host (MemAvailable)"
+    except OSError:
+        pass
+    pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return int(pages), "on the host (free physical pages)"
+
+
+def check_fits(needed: int, what: str) -> None:
+    """Refuses work whose arrays cannot fit in memory, before anything is allocated,
+    instead of an opaque out-of-memory error (or an abort) deep inside XLA."""
+    available, where = available_bytes()
+    if needed > available:
+        raise ValueError(
+            f"{what} need about {needed:,} bytes ({needed / 1e9:.3g} GB), but only "
+            f"{available:,} bytes ({available / 1e9:.3g} GB) are available {where}; "
+            f"ask for fewer at a time"
+        )
+
+
+def latent_bytes(family: Family, count: int) -> int:
+    """Peak bytes of sampling `count` latents of `family` (float32), estimated."""
+    size = 4 * math.prod(family.latent_shape)
+    return count * (_DRAWS_PER_LATENT * size + _KEY_BYTES)
+
 
 def sample_latents(
     family: Family, count: int, *, seed: int = 0, stream: int = 0, start: int = 0
@@ -69,6 +113,7 @@ def sample_latents(
         )
     if count == 0:
         return jnp.zeros((0, *family.latent_shape), jnp.float32)
+    check_fits(latent_bytes(family, count), f"{count:,} latents of shape {family.latent_shape}")
     return _sample_range(family, int(count), stream_key(seed, stream), jnp.uint32(start))
 
 
@@ -83,11 +128,29 @@ def sample_latents_at(
     check_family(family)
     seed = check_uint32("seed", seed)
     stream = check_uint32("stream", stream)
-    indices = np.asarray(indices)
-    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError(
-            f"indices must be a 1-D array of integers, got {indices.dtype} {indices.shape}"
-        )
-    if indices.size and (indices.min() < 0 or indices.max() >= MAX_UINT32):
-        raise ValueError("indices must be in [0, 2**32)")
+    indices = _check_indices(indices)
+    if indices.size == 0:
+        return jnp.zeros((0, *family.latent_shape), jnp.float32)
+    count = indices.size
+    check_fits(latent_bytes(family, count), f"{count:,} latents of shape {family.latent_shape}")
     return _sample_at(family, stream_key(seed, stream), jnp.asarray(indices, jnp.uint32))
+
+
+def _check_indices(indices: object) -> np.ndarray:
+    """A 1-D integer array in [0, 2**32); an empty sequence of any dtype is accepted
+    (np.asarray([]) is float64)."""
+    try:
+        array = np.asarray(indices)
+    except (TypeError, ValueError) as error:  # ragged nesting, unconvertible objects
+        raise ValueError(f"indices must be a 1-D array of integers, got {indices!r}") from error
+    if array.ndim != 1:
+        raise ValueError(f"indices must be a 1-D array of integers, got shape {array.shape}")
+    if array.size == 0:
+        return array.astype(np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"indices must be a 1-D array of integers, got dtype {array.dtype}")
+    if array.min() < 0 or array.max() >= MAX_UINT32:
+        raise ValueError(
+            f"indices must be in [0, 2**32), got values from {array.min()} to {array.max()}"
+        )
+    return array

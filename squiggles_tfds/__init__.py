@@ -4,9 +4,15 @@ import squiggles_tfds, tensorflow_datasets as tfds
 ds = tfds.load("squiggles/sine_net", split="test")
 """
 
-from squiggles_tfds.configs import CONFIGS, SPLIT_STREAMS, SquigglesConfig
-from squiggles_tfds.features import CLASS_NAMES, dequantize, quantize
-from squiggles_tfds.squiggles_dataset_builder import Builder
+# Before the libraries that log them load: drop known-harmless log lines. TensorFlow
+# itself is loaded quietly where it is first needed (Builder, verify).
+from squiggles_tfds import quiet  # isort: skip
+
+quiet.install_log_filters()
+
+from squiggles_tfds.configs import CONFIGS, SPLIT_STREAMS, SquigglesConfig  # noqa: E402
+from squiggles_tfds.features import CLASS_NAMES, dequantize, quantize  # noqa: E402
+from squiggles_tfds.squiggles_dataset_builder import Builder  # noqa: E402
 
 __all__ = [
     "Builder",

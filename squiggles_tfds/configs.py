@@ -76,6 +76,20 @@ class SquigglesConfig(tfds.core.BuilderConfig):
     def split_sizes(self) -> dict[str, int]:
         return {split: getattr(self, f"{split}_size") for split in SPLIT_STREAMS}
 
+    def settings(self) -> dict[str, object]:
+        """The fields that decide the data, stored with every build so that a config
+        name reused with other settings is refused. `chunk_size` only decides how
+        the work is cut, and the other family's size field is unused, so neither
+        is among them."""
+        unused = "width" if self.family == "taylor" else "order"
+        return {field: getattr(self, field) for field in SETTINGS if field != unused}
+
+
+# The data-deciding fields of a SquigglesConfig, in the order they are reported.
+SETTINGS = (
+    "family", "order", "width", "resolution", "seed", "train_size", "validation_size", "test_size",
+)  # fmt: skip
+
 
 def _everyday(name: str, family: str, resolution: int) -> SquigglesConfig:
     return SquigglesConfig(name=name, family=family, resolution=resolution)

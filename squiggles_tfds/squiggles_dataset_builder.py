@@ -8,7 +8,7 @@ import pathlib
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import dataset_metadata
 
-from squiggles_tfds import configs, generation
+from squiggles_tfds import build_settings, configs, generation, interrupted_builds, quiet
 from squiggles_tfds.features import features
 from squiggles_tfds.storage import ensure_writable_dir
 
@@ -32,6 +32,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def builder_configs(cls) -> dict[str, configs.SquigglesConfig]:
         return dict(configs.CONFIGS)
 
+    def __init__(self, **kwargs):
+        # Every use of a builder needs TensorFlow: load it (and let it look for
+        # GPUs) now, with its known-harmless start-up lines kept off the console.
+        quiet.quiet_tensorflow_start()
+        super().__init__(**kwargs)
+        # A build of this config name already there must have this config's
+        # settings: TFDS would otherwise reuse (or read) the old data silently.
+        if self.data_path.exists():
+            build_settings.check_same_settings(self.builder_config, self.data_path)
+
     @classmethod
     def get_metadata(cls) -> dataset_metadata.DatasetMetadata:
         # Read README.md, CITATIONS.bib and TAGS.txt from this folder, also for
@@ -52,13 +62,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             features=features(config.make_family(), config.resolution),
             supervised_keys=("image", "label"),
             homepage="https://arxiv.org/abs/2204.11985",
+            # Stored as metadata.json with the build; see build_settings.
             metadata=tfds.core.MetadataDict(
-                family=config.family,
-                order=config.order,
-                width=config.width,
-                resolution=config.resolution,
-                seed=config.seed,
-                split_streams=configs.SPLIT_STREAMS,
+                **config.settings(), split_streams=configs.SPLIT_STREAMS
             ),
         )
 
@@ -66,13 +72,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         ensure_writable_dir(
             self.data_dir_root, "the squiggles dataset (pass a writable --data_dir or data_dir=...)"
         )
-        return super().download_and_prepare(*args, **kwargs)
+        result = super().download_and_prepare(*args, **kwargs)
+        interrupted_builds.remove_leftovers(self.data_path)
+        return result
 
     def _download_and_prepare(self, dl_manager, download_config):
+        # TFDS runs this with data_path set to its `incomplete.*` directory.
+        interrupted_builds.claim(self.data_path)
         # Beam only when the user asked for it (--beam_pipeline_options or a
         # runner); otherwise a plain generator, which has no pipeline overhead.
         self._use_beam = bool(download_config.beam_runner or download_config.beam_options)
-        return super()._download_and_prepare(dl_manager, download_config)
+        result = super()._download_and_prepare(dl_manager, download_config)
+        interrupted_builds.release(self.data_path)
+        return result
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         config = self.builder_config

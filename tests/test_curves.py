@@ -92,3 +92,37 @@ def test_wrong_sine_net_latent_shape():
 def test_fewer_than_two_points_raise(num_points):
     with pytest.raises(ValueError, match="num_points must be"):
         squiggles.points(np.zeros((2, 7)), num_points=num_points)
+
+
+@pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet(width=40)])
+def test_points_do_not_depend_on_the_batch_size(family):
+    # A batch of one once took another reduction kernel (YNNPACK) than larger ones
+    # for SineNet's sum: last-bit differences on AVX2 machines.
+    z = squiggles.sample_latents(family, 5, seed=3)
+    whole = np.asarray(squiggles.points(z, family))
+    for size in (1, 2):
+        for start in range(0, 5, size):
+            part = squiggles.points(z[start : start + size], family)
+            np.testing.assert_array_equal(part, whole[start : start + size], err_msg=f"{size}")
+    for i in range(2):
+        np.testing.assert_array_equal(squiggles.points(z[i], family), whole[i])
+
+
+def test_complex_latents_are_refused_not_truncated():
+    z = np.asarray(squiggles.sample_latents(squiggles.Taylor(), 2)).astype(np.complex64)
+    with pytest.raises(ValueError, match="latents must be real numbers, got complex64"):
+        squiggles.points(z)
+    with pytest.raises(ValueError, match="latents must be real numbers"):
+        squiggles.render(z + 1j)
+
+
+def test_a_curve_with_a_nan_or_inf_rescales_to_all_nan_and_others_are_unchanged():
+    raw = np.asarray(
+        squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 3), rescale=False)
+    )
+    bad = raw.copy()
+    bad[1, 4, 0] = np.nan
+    bad[2, 0, 1] = np.inf
+    out = np.asarray(squiggles.rescale(bad))
+    assert np.isnan(out[1:]).all()
+    np.testing.assert_array_equal(out[0], np.asarray(squiggles.rescale(raw))[0])

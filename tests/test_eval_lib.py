@@ -8,10 +8,12 @@ import sys
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 import squiggles_tfds
 from experiments import eval_lib, train_lib
 from experiments.configs import tiny
+from squiggles.preview import draw_class_grids
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -114,15 +116,23 @@ def run_module(*args):
                           text=True, timeout=300)  # fmt: skip
 
 
-def test_binaries_end_to_end_and_their_errors(tmp_path, runs):
+@pytest.fixture(scope="module")
+def binaries(tmp_path_factory):
+    """The tiny config trained, then evaluated, by the binaries: their results."""
+    tmp_path = tmp_path_factory.mktemp("binaries")
     work = tmp_path / "run"
     trained = run_module("experiments.train", "--config", "experiments/configs/tiny.py",
-                         "--config.num_steps=2", f"--workdir={work}")  # fmt: skip
-    assert trained.returncode == 0, trained.stderr[-2000:]
+                         f"--workdir={work}")  # fmt: skip
     evaluated = run_module("experiments.evaluate", f"--workdir={work}", "--examples=30",
                            f"--out={tmp_path / 'eval'}")  # fmt: skip
+    return tmp_path, trained, evaluated
+
+
+def test_binaries_end_to_end_and_their_errors(tmp_path, binaries):
+    made, trained, evaluated = binaries
+    assert trained.returncode == 0, trained.stderr[-2000:]
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["examples"] == 30
+    assert json.loads((made / "eval" / "metrics.json").read_text())["examples"] == 30
 
     bad = run_module("experiments.train", "--config", "experiments/configs/tiny.py",
                      "--config.model.stem=huge", f"--workdir={tmp_path / 'bad'}")  # fmt: skip
@@ -134,4 +144,80 @@ def test_binaries_end_to_end_and_their_errors(tmp_path, runs):
         and "error:" in missing.stderr
         and "not a training run" in missing.stderr
     )
-    assert np.isfinite(json.loads((tmp_path / "eval" / "metrics.json").read_text())["accuracy"])
+    assert np.isfinite(json.loads((made / "eval" / "metrics.json").read_text())["accuracy"])
+
+
+NOISE = ("cuInit", "cuda drivers", "backend 'tpu'", "apitools", "orbax", "checkpoint_manager.py",
+         "_schedule.py", "Traceback")  # fmt: skip
+
+
+def test_the_console_shows_progress_and_results_and_no_library_noise(binaries):
+    _, trained, evaluated = binaries
+    console = trained.stdout + trained.stderr
+    lines = console.splitlines()
+    assert [line.split("] ")[-1].split("  ")[0] for line in lines if "] step " in line] == [
+        "step 2/6", "step 4/6", "step 6/6"
+    ]  # fmt: skip
+    validation = [line for line in lines if "validation at step" in line]
+    assert len(validation) == 2 and all(
+        "accuracy 0." in line and "ROC-AUC" in line for line in validation
+    )
+    assert "trained to step 6" in trained.stdout
+    assert len(lines) < 20, console
+    for output in (console, evaluated.stdout + evaluated.stderr):
+        assert not [word for word in NOISE if word in output], output
+    assert '"accuracy"' in evaluated.stdout and "wrote " in evaluated.stdout
+
+
+def test_reading_a_run_without_checkpoints_writes_nothing(runs, tmp_path):
+    empty = tmp_path / "no_checkpoint"
+    empty.mkdir()
+    (empty / "config.json").write_text((pathlib.Path(runs["taylor"]) / "config.json").read_text())
+    with pytest.raises(FileNotFoundError, match=f"no checkpoint in {empty}"):
+        eval_lib.load_run(str(empty))
+    assert [p.name for p in empty.iterdir()] == ["config.json"]
+
+
+def test_misclassified_grid_counts_what_it_shows_of_all_misclassified(tmp_path, monkeypatch):
+    drawn = []
+
+    def keep(*args, **kwargs):
+        drawn.append(draw_class_grids(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(eval_lib, "draw_class_grids", keep)
+    result = {
+        "examples": 200, "accuracy": 0.8, "roc_auc": 0.9,
+        "confusion": {"true_simple_predicted_simple": 100, "true_simple_predicted_intersecting": 3,
+                      "true_intersecting_predicted_simple": 37,
+                      "true_intersecting_predicted_intersecting": 60},
+        "misclassified_images": {"simple": np.zeros((3, 16, 16)),
+                                 "intersecting": np.zeros((2, 16, 16))},
+    }  # fmt: skip
+    long_title = "/a/very/long/path/to/a/training/run/directory/" * 3 + " on Taylor(order=7)"
+    out = eval_lib.write_report(result, str(tmp_path), long_title)
+    assert (out / "misclassified.png").exists()
+    texts = [t.get_text().replace("\n", " ") for t in all_texts(drawn[0])]
+    assert any("true simple, predicted intersecting: 3 shown of 3" in t for t in texts)
+    assert any("true intersecting, predicted simple: 2 shown of 37" in t for t in texts)
+    assert_texts_inside(drawn[0])
+
+
+def all_texts(figure):
+    found, parents = [], [figure]
+    while parents:
+        parent = parents.pop()
+        found += [t for t in [parent._suptitle] if t is not None and t.get_text()]
+        parents += parent.subfigs
+    return found
+
+
+def assert_texts_inside(figure):
+    """Every (sub)figure title lies within the picture: none is cut off at an edge."""
+    canvas = FigureCanvasAgg(figure)  # write_report closed the figure
+    canvas.draw()
+    width, height = canvas.get_width_height()
+    renderer = canvas.get_renderer()
+    for text in all_texts(figure):
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y1 <= height, text.get_text()

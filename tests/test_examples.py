@@ -37,11 +37,28 @@ def test_bad_resolution_raises_before_work():
 @pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet(width=40)])
 def test_values_do_not_depend_on_the_batch_size(family):
     # Datasets are built in chunks of any size: every example must be bitwise the
-    # same however the range is cut (no shape-dependent matmul blocking or FMAs).
-    whole = squiggles.generate_examples(family, 150, seed=7, resolution=30)
-    for size in (1, 3, 16, 64):
-        for start in range(0, 150, size):
-            count = min(size, 150 - start)
+    # same however the range is cut (no shape-dependent matmul blocking, reduction
+    # kernels or FMAs), on any CPU: a batch of one, of two, odd sizes, unbatched.
+    whole = squiggles.generate_examples(family, 40, seed=7, resolution=30)
+    for size in (1, 2, 3, 7, 16):
+        for start in range(0, 40, size):
+            count = min(size, 40 - start)
             part = squiggles.generate_examples(family, count, seed=7, start=start, resolution=30)
-            np.testing.assert_array_equal(part.points, whole.points[start : start + count])
-            np.testing.assert_array_equal(part.image, whole.image[start : start + count])
+            for field in ("latent", "points", "label", "image"):
+                np.testing.assert_array_equal(
+                    np.asarray(getattr(part, field)),
+                    np.asarray(getattr(whole, field))[start : start + count],
+                    err_msg=f"{field}, batch size {size}, start {start}",
+                )
+    for i in (0, 1, 39):  # one curve without a batch axis
+        points = squiggles.points(whole.latent[i], family)
+        np.testing.assert_array_equal(points, whole.points[i])
+        np.testing.assert_array_equal(squiggles.render_points(points, 30), whole.image[i])
+
+
+def test_a_count_that_cannot_fit_is_refused_before_anything_is_allocated():
+    # 10**9 examples once aborted the interpreter; they need about 19 TB.
+    with pytest.raises(
+        ValueError, match=r"1,000,000,000 examples of Taylor.* need about [\d,]+ bytes .* available"
+    ):
+        squiggles.generate_examples(squiggles.Taylor(), 10**9)

@@ -120,8 +120,12 @@ def test_render_points_draws_concrete_points_on_the_host_and_traces_with_xla(mon
     assert len(calls) == 1
 
 
-def test_non_finite_points_keep_the_xla_behaviour():
+def test_non_finite_points_are_refused_and_the_xla_program_makes_them_nan():
     points = np.array(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 3)))
     points[0, 5, 1] = np.nan
     points[1, 7] = [np.inf, -np.inf]
-    np.testing.assert_array_equal(squiggles.render_points(points, 12), xla_images(points, 12))
+    with pytest.raises(ValueError, match=r"2 curve\(s\) hold NaN or inf"):
+        squiggles.render_points(points, 12)
+    images = xla_images(points, 12)
+    assert np.isnan(images[:2]).all()
+    np.testing.assert_array_equal(images[2], squiggles.render_points(points[2], 12))

@@ -56,3 +56,8 @@ def test_non_finite_points_raise(bad):
 def test_bad_shapes_raise(shape):
     with pytest.raises(ValueError, match=r"\(\.\.\., num_points, 2\) with num_points >= 2"):
         squiggles.is_self_intersecting(np.zeros(shape))
+
+
+def test_complex_points_are_refused_not_truncated():
+    with pytest.raises(ValueError, match="points must be real numbers, got complex128"):
+        squiggles.is_self_intersecting(_spiral().astype(complex))

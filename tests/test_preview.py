@@ -29,3 +29,26 @@ def test_command_reports_bad_input_clearly(tmp_path):
         preview.main(["--out", str(tmp_path / "missing" / "grid.png"), "--per-class", "1"])
     with pytest.raises(SystemExit, match="order must be an integer >= 1, got 0"):
         preview.main(["--order", "0", "--out", str(tmp_path / "g.png")])
+
+
+def test_grid_titles_fit_and_say_how_many_are_shown_of_how_many():
+    images = {"simple": np.zeros((3, 16, 16)), "intersecting": np.zeros((2, 16, 16))}
+    title = "/runs/" + "a_long_directory_name/" * 8 + " on Taylor(order=7, t_min=-3.0, t_max=3.0)"
+    figure = preview.draw_class_grids(images, title=title, totals={"simple": 3, "intersecting": 90})
+    figure.canvas.draw()
+    width, height = figure.canvas.get_width_height()
+    renderer = figure.canvas.get_renderer()
+    titles = [figure._suptitle] + [panel._suptitle for panel in figure.subfigs]
+    assert [t.get_text().replace("\n", " ") for t in titles[1:]] == [
+        "simple: 3 shown of 3",
+        "intersecting: 2 shown of 90",
+    ]
+    for text in titles:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y1 <= height, text.get_text()
+    assert "".join(titles[0].get_text().split()) == "".join(title.split())  # all of it
+    plain = preview.draw_class_grids(images)
+    assert [panel._suptitle.get_text() for panel in plain.subfigs] == [
+        "simple (3)",
+        "intersecting (2)",
+    ]

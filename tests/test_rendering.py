@@ -1,3 +1,6 @@
+import math
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -122,27 +125,121 @@ def test_gradients_are_finite_on_pixel_centres_and_for_zero_latents():
         zero = jnp.zeros(family.latent_shape)
         g = jax.grad(lambda z, f=family: -jnp.log(squiggles.render(z, f)[7, 3] + 1e-6))(zero)
         assert jnp.isfinite(g).all()
+
+
+def test_repeated_points_share_the_gradient():
     # Repeated points tie for every pixel: the gradient is shared, not multiplied.
-    repeated = jnp.full((10, 2), 0.3)
-    one = jnp.full((1, 2), 0.3)
-    g_rep = jax.grad(lambda p: jnp.sum(squiggles.render_points(p, 20)))(repeated)
-    g_one = jax.grad(lambda p: jnp.sum(squiggles.render_points(p, 20)))(one)
-    np.testing.assert_allclose(g_rep.sum(axis=0), g_one[0], rtol=1e-4)
+    res, ties, p = 20, 10, 0.3
+    g_rep = jax.grad(lambda q: jnp.sum(squiggles.render_points(q, res)))(jnp.full((ties, 2), p))
+    g_one = jax.grad(lambda q: jnp.sum(squiggles.render_points(q, res)))(jnp.full((1, 2), p))
+    # Float32 error analysis. Each component is a sum over the n = R² pixels of
+    # terms t_q = 2 w_q (p - q), w_q = -R² exp(-R² d_q²) the same bits in both
+    # runs (the forward passes agree bit for bit). Each term carries at most 4
+    # roundings (the share w/ties, p - q, two products), any summation order adds
+    # at most (n - 1) u Σ|t_q| (u = 2⁻²⁴), and adding the 10 tied gradients at most
+    # 9 u Σ|t_q| more. So each side is within (n + 13) u Σ|t_q| of the exact value,
+    # and they differ by at most twice that. The terms cancel (Σ|t_q| is about 780
+    # times |Σ t_q| here), so a relative tolerance would be meaningless; the bound
+    # is still 4 % of the gradient, far below the error of a wrong gradient (a
+    # tie counted 10 times, a missing factor 2, a wrong sign).
+    centres = np.linspace(0.0, 1.0, res)
+    weights = res**2 * np.exp(
+        -(res**2) * ((p - centres[None, :]) ** 2 + (p - centres[:, None]) ** 2)
+    )
+    magnitude = np.sum(np.abs(2 * weights * (p - centres[None, :])))  # the same along y
+    bound = 2 * (res**2 + 13) * 2.0**-24 * magnitude
+    assert bound < 0.1 * float(jnp.abs(g_one).min())
+    np.testing.assert_allclose(g_rep.sum(axis=0), g_one[0], rtol=0, atol=bound)
+
+
+def _largest_array_elements(compiled) -> int:
+    """Elements of the largest array any instruction of an optimised HLO module has,
+    fused or not, library calls (YNNPACK fusions) included."""
+    shapes = re.findall(r"\b(?:f32|pred|s32)\[([\d,]+)\]", compiled.as_text())
+    return max(math.prod(int(d) for d in shape.split(",")) for shape in shapes)
 
 
 def test_memory_is_proportional_to_the_output():
-    # No (batch, points, R, R) intermediate, forward or backward.
-    batch, points, res = 64, 100, 60
+    # No (batch, points, R, R) array, forward or backward: not in XLA's buffers
+    # (memory_analysis) and not inside a fusion either, where a library kernel
+    # (YNNPACK's min reduction) could materialise it unseen (3.6 GB at R = 3000).
+    batch, points, res = 3, 100, 200
     pts = squiggles.points(squiggles.sample_latents(squiggles.Taylor(), batch))
     output_bytes = batch * res * res * 4
-    dense_bytes = batch * points * res * res * 4
+    dense = batch * points * res * res
 
     forward = jax.jit(lambda p: _render_points(p, res)).lower(pts).compile()
-    assert forward.memory_analysis().temp_size_in_bytes < output_bytes
+    assert forward.memory_analysis().temp_size_in_bytes < 2 * output_bytes
+    assert _largest_array_elements(forward) < dense / 10
 
     backward = jax.jit(jax.grad(lambda p: jnp.sum(_render_points(p, res) ** 2)))
-    temp = backward.lower(pts).compile().memory_analysis().temp_size_in_bytes
-    assert temp < 8 * output_bytes < dense_bytes / 10
+    compiled = backward.lower(pts).compile()
+    assert compiled.memory_analysis().temp_size_in_bytes < 8 * output_bytes
+    assert _largest_array_elements(compiled) < dense / 10
+
+
+def test_more_points_than_one_step_give_the_same_image():
+    pts = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 2)))
+    longer = np.concatenate([pts, pts[:, ::-1], pts[:, :37]], axis=1)  # 237 points: 3 steps
+    np.testing.assert_array_equal(_render_points(longer, 24), _render_points(pts, 24))
+
+
+def _with_bad_curves(points: np.ndarray) -> np.ndarray:
+    bad = np.array(points)
+    bad[1, 5, 1] = np.nan
+    bad[3, 7] = [np.inf, -np.inf]
+    return bad
+
+
+def test_non_finite_points_raise_eagerly_naming_the_curves():
+    pts = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 4)))
+    message = r"points must be finite; 2 curve\(s\) hold NaN or inf, the first at index \(1,\)"
+    with pytest.raises(ValueError, match=message):
+        squiggles.render_points(_with_bad_curves(pts), 16)
+    with pytest.raises(ValueError, match=message):
+        squiggles.render_points(jnp.asarray(_with_bad_curves(pts), jnp.float16), 16)  # XLA path
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_latents_raise_eagerly_naming_the_curves(bad):
+    z = np.array(squiggles.sample_latents(squiggles.Taylor(), 3))
+    z[2, 1, 4] = bad
+    with pytest.raises(
+        ValueError, match=r"latents must be finite; 1 curve\(s\) hold NaN or inf, the first at"
+    ):
+        squiggles.render(z, resolution=16)
+    with pytest.raises(ValueError, match=r"index \(0, 2\)"):
+        squiggles.render(z[None], resolution=16)
+    huge = np.full((1, 2, 7), 3e38, np.float32)  # finite latents whose curve overflows
+    with pytest.raises(ValueError, match="points must be finite"):
+        squiggles.render(huge, resolution=16)
+
+
+def test_non_finite_curves_render_as_nan_under_a_trace():
+    pts = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 4)))
+    bad = _with_bad_curves(pts)
+    eager = np.asarray(squiggles.render_points(pts, 16))
+    for images in (
+        jax.jit(squiggles.render_points, static_argnums=1)(bad, 16),
+        jax.vmap(lambda p: squiggles.render_points(p, 16))(bad),
+    ):
+        images = np.asarray(images)
+        assert np.isnan(images[[1, 3]]).all()  # every pixel, whatever the min does
+        np.testing.assert_allclose(images[[0, 2]], eager[[0, 2]], rtol=1e-5, atol=1e-7)
+    z = np.array(squiggles.sample_latents(squiggles.Taylor(), 2))
+    z[1, 0, 0] = np.nan
+
+    def loss(v):
+        return jnp.sum(squiggles.render(v, resolution=16))
+
+    assert np.isnan(float(jax.jit(loss)(z)))  # training sees a NaN loss and stops
+    value, grad = jax.value_and_grad(loss)(z[:1])
+    assert np.isfinite(float(value)) and np.isfinite(grad).all()
+
+
+def test_complex_points_are_refused_not_truncated():
+    with pytest.raises(ValueError, match="points must be real numbers, got complex64"):
+        squiggles.render_points(np.full((3, 2), 0.5, np.complex64))
 
 
 @pytest.mark.parametrize("resolution", [1, 0, 2.5, True])

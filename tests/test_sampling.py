@@ -1,7 +1,9 @@
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import squiggles
+from squiggles import sampling
 
 TAYLOR = squiggles.Taylor()
 
@@ -102,3 +104,40 @@ def test_latents_at_any_indices_equal_the_ranges():
         squiggles.sample_latents_at(TAYLOR, [0.5, 1.5])
     with pytest.raises(ValueError, match=r"indices must be in \[0, 2\*\*32\)"):
         squiggles.sample_latents_at(TAYLOR, [-1])
+
+
+def test_a_count_that_cannot_fit_is_refused_before_anything_is_allocated():
+    # 10**9 SineNet latents are 4.8 TB (and more while they are drawn).
+    with pytest.raises(ValueError, match=r"1,000,000,000 latents .* need about [\d,]+ bytes"):
+        squiggles.sample_latents(squiggles.SineNet(), 10**9)
+
+
+def test_the_refusal_names_the_bytes_needed_and_available(monkeypatch):
+    monkeypatch.setattr(sampling, "available_bytes", lambda: (1000, "on the test machine"))
+    with pytest.raises(
+        ValueError, match=r"need about 17,600 bytes .* only 1,000 bytes .* on the test machine"
+    ):
+        squiggles.sample_latents(TAYLOR, 100)
+    with pytest.raises(ValueError, match="need about 17,600 bytes"):
+        squiggles.sample_latents_at(TAYLOR, np.arange(100))
+
+
+@pytest.mark.parametrize("empty", [[], (), np.array([], np.float64), np.array([], np.uint8)])
+def test_latents_at_no_indices_are_an_empty_float32_array(empty):
+    latents = squiggles.sample_latents_at(TAYLOR, empty)
+    assert latents.shape == (0, 2, 7) and latents.dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    "indices, message",
+    [
+        ([1.5, 2.0], "1-D array of integers, got dtype float64"),
+        ([[1, 2]], r"1-D array of integers, got shape \(1, 2\)"),
+        (3, r"1-D array of integers, got shape \(\)"),
+        ([4, -1], r"indices must be in \[0, 2\*\*32\), got values from -1 to 4"),
+        ([[1], [1, 2]], "1-D array of integers, got"),
+    ],
+)
+def test_latents_at_bad_indices_raise(indices, message):
+    with pytest.raises(ValueError, match=message):
+        squiggles.sample_latents_at(TAYLOR, indices)

@@ -1,6 +1,8 @@
 """The TFDS builder: TFDS's own checks, properties of built data, bad input."""
 
+import json
 import pathlib
+import subprocess
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import tensorflow_datasets as tfds
 
 import squiggles
 import squiggles_tfds
-from squiggles_tfds import SquigglesConfig, verify
+from squiggles_tfds import SquigglesConfig, interrupted_builds, verify
 
 TINY = SquigglesConfig(
     family="sine_net", width=12, resolution=20, train_size=40, validation_size=10,
@@ -89,13 +91,75 @@ def test_verify_finds_differences_and_regenerates(tiny_dir, tmp_path):
     original = tfds.builder("squiggles", config=TINY, data_dir=tiny_dir)
     for split in squiggles_tfds.SPLIT_STREAMS:
         assert verify.regeneration_mismatches(original, split, batch_size=7) == []
-    # The same config name over data made with another seed: what a stale or
-    # tampered directory looks like.
+    # Data made with another seed under TINY's name, whose stored settings were
+    # then edited to TINY's: what a tampered directory looks like.
     other_seed = SquigglesConfig(**{**TINY.__dict__, "seed": 4})
-    tfds.builder("squiggles", config=other_seed, data_dir=tmp_path).download_and_prepare()
+    tampered = tfds.builder("squiggles", config=other_seed, data_dir=tmp_path)
+    tampered.download_and_prepare()
+    metadata = pathlib.Path(tampered.data_dir, "metadata.json")
+    metadata.write_text(metadata.read_text().replace('"seed": 4', '"seed": 3'))
     stale = tfds.builder("squiggles", config=TINY, data_dir=tmp_path)
     assert verify.first_difference(original, stale).startswith("train, example 0")
     assert len(verify.regeneration_mismatches(stale, "test")) == TINY.test_size
+
+
+def test_settings_are_stored_with_the_build(tiny_dir):
+    build = pathlib.Path(tfds.builder("squiggles", config=TINY, data_dir=tiny_dir).data_dir)
+    stored = json.loads((build / "metadata.json").read_text())
+    assert {k: stored[k] for k in TINY.settings()} == TINY.settings()
+    assert TINY.settings() == {
+        "family": "sine_net", "width": 12, "resolution": 20, "seed": 3, "train_size": 40,
+        "validation_size": 10, "test_size": 20,
+    }  # fmt: skip
+    assert not (build / interrupted_builds.OWNER_FILE).exists()
+
+
+def test_a_built_name_with_other_settings_is_refused(tiny_dir):
+    other = SquigglesConfig(**{**TINY.__dict__, "seed": 4, "resolution": 24, "chunk_size": 5})
+    message = r"'.*' is already built in .* with other settings \(resolution: stored 20, new 24; "
+    with pytest.raises(ValueError, match=message + r"seed: stored 3, new 4\)"):
+        tfds.builder("squiggles", config=other, data_dir=tiny_dir)
+    with pytest.raises(ValueError, match="seed: stored 3, new 4"):
+        tfds.load("squiggles", split="train", data_dir=tiny_dir, builder_kwargs={"config": other})
+    # Only the chunking differs: the same data, reused.
+    rechunked = SquigglesConfig(**{**TINY.__dict__, "chunk_size": 5})
+    builder = tfds.builder("squiggles", config=rechunked, data_dir=tiny_dir)
+    assert builder.is_prepared()
+    builder.download_and_prepare()
+
+
+def _leftover(config_dir: pathlib.Path, name: str, pid: int | None) -> pathlib.Path:
+    """An incomplete.* directory as a killed (or running) build leaves it."""
+    path = config_dir / name
+    path.mkdir(parents=True)
+    (path / "squiggles-train.tfrecord-00000-of-00001").write_bytes(b"partial")
+    if pid is not None:
+        owner = {**interrupted_builds._this_process(), "pid": pid}
+        (path / interrupted_builds.OWNER_FILE).write_text(json.dumps(owner))
+    return path
+
+
+def test_a_successful_build_removes_leftovers_of_killed_builds_only(tmp_path):
+    config = SquigglesConfig(resolution=16, train_size=4, validation_size=0, test_size=0)
+    config_dir = tmp_path / "squiggles" / config.name
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with subprocess.Popen(["sleep", "600"]) as alive:
+        try:
+            killed = _leftover(config_dir, "incomplete.AAAAAA_1.0.0", dead.pid)
+            kept = [
+                _leftover(config_dir, "incomplete.BBBBBB_1.0.0", alive.pid),  # running
+                _leftover(config_dir, "incomplete.CCCCCC_1.0.0", None),  # owner unknown
+                _leftover(config_dir, "incomplete.DDDDDD_0.9.0", dead.pid),  # other version
+                _leftover(tmp_path / "squiggles" / "other", "incomplete.EEEEEE_1.0.0", dead.pid),
+            ]
+            builder = tfds.builder("squiggles", config=config, data_dir=tmp_path)
+            builder.download_and_prepare()
+        finally:
+            alive.kill()
+    assert builder.info.splits["train"].num_examples == 4
+    assert not killed.exists()
+    assert all(path.exists() for path in kept)
 
 
 def test_info_describes_the_dataset(tiny_dir):

@@ -76,6 +76,19 @@ def test_beam_build_gives_the_same_examples(custom_build, tmp_path):
     assert verify.first_difference(built(CUSTOM, custom_build), built(CUSTOM, tmp_path)) is None
 
 
+def test_a_built_name_with_other_settings_is_refused(custom_build):
+    name = squiggles_tfds.SquigglesConfig(**CUSTOM).name
+    reused = json.dumps({**CUSTOM, "name": name, "seed": 5})
+    result = subprocess.run(
+        TFDS + ["build", "squiggles", "--config", reused, "--data_dir", str(custom_build)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"ValueError: squiggles config '{name}' is already built in" in result.stderr
+    assert "with other settings (seed: stored 0, new 5)" in result.stderr
+    assert "Reusing dataset" not in result.stdout + result.stderr
+
+
 def test_invalid_json_config_fails_before_writing(tmp_path):
     bad = json.dumps({**CUSTOM, "width": 0})
     result = subprocess.run(
@@ -87,7 +100,7 @@ def test_invalid_json_config_fails_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupted_build_is_not_loadable_and_the_next_build_succeeds(tmp_path):
+def test_interrupted_build_is_not_loadable_and_the_next_build_succeeds(tmp_path, capsys):
     config = {"resolution": 16, "train_size": 30_000, "validation_size": 0, "test_size": 0}
     process = subprocess.Popen(
         TFDS + ["build", "squiggles", "--config", json.dumps(config), "--data_dir", str(tmp_path)],
@@ -109,6 +122,10 @@ def test_interrupted_build_is_not_loadable_and_the_next_build_succeeds(tmp_path)
     squiggles_config = squiggles_tfds.SquigglesConfig(**config)
     builder = tfds.builder("squiggles", config=squiggles_config, data_dir=tmp_path)
     assert not builder.is_prepared()
+    with pytest.raises(SystemExit) as exit_info:
+        verify.main(["--config", squiggles_config.name, "--data_dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "only an interrupted one (incomplete." in capsys.readouterr().err
     with pytest.raises(AssertionError, match="could not find data"):
         tfds.load(
             "squiggles", split="train", data_dir=tmp_path, download=False,
@@ -118,5 +135,7 @@ def test_interrupted_build_is_not_loadable_and_the_next_build_succeeds(tmp_path)
     # The same build again, over what the killed one left behind.
     builder.download_and_prepare()
     assert builder.info.splits["train"].num_examples == 30_000
+    # What the killed build left is removed once this one has succeeded.
+    assert list(tmp_path.glob("squiggles/*/incomplete.*")) == []
     first = next(iter(tfds.as_numpy(builder.as_dataset(split="train", shuffle_files=False))))
     assert 0 <= first["index"] < 30_000

@@ -1,17 +1,19 @@
 """Training on tiny models: steps from both sources, resume, failures, noise, errors."""
 
 import json
+import shutil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import orbax.checkpoint as ocp
 import pytest
 import tensorflow_datasets as tfds
 
 import squiggles
 import squiggles_tfds
-from experiments import data, train_lib
+from experiments import data, locking, restore, train_lib
 from experiments.configs import tiny
 
 
@@ -171,17 +173,155 @@ def test_uniform_sigma_noise_statistics():
     "changes, error, message",
     [
         ({"family": "fourier"}, ValueError, "unknown family 'fourier'"),
+        ({"order": 0}, ValueError, "order must be an integer >= 1, got 0"),
         ({"model.stem": "tiny"}, ValueError, "model.stem must be"),
+        ({"model.width": 0}, ValueError, "model.width must be >= 1, got 0"),
+        ({"model.stage_sizes": (1, 0)}, ValueError, r"model.stage_sizes must be a non-empty"),
+        ({"model.stage_sizes": ()}, ValueError, r"model.stage_sizes must be a non-empty"),
         ({"noise.sigma": 0.1, "noise.sigma_max": 0.2}, ValueError, "not both"),
         ({"noise.sigma": -0.1}, ValueError, "must be >= 0"),
+        ({"noise.sigma": float("nan")}, ValueError, "noise.sigma must be >= 0 and finite, got nan"),
+        ({"noise.sigma_max": float("inf")}, ValueError, "noise.sigma_max must be >= 0 and finite"),
         ({"data.source": "disk"}, ValueError, "data.source must be"),
+        ({"data.prefetch": -1}, ValueError, "data.prefetch must be >= 0, got -1"),
         ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"batch_size": None}, ValueError, "batch_size must be an integer >= 1, got None"),
+        ({"num_steps": True}, ValueError, "num_steps must be an integer >= 1, got True"),
+        ({"eval_examples": 0}, ValueError, "eval_examples must be >= 1, got 0"),
+        ({"keep_checkpoints": 0}, ValueError, "keep_checkpoints must be >= 1, got 0"),
+        ({"resolution": 4}, ValueError, "resolution must be >= 8 for a ResNet, got 4"),
+        ({"seed": -1}, ValueError, r"seed must be in \[0, 4294967295\], got -1"),
+        ({"optimizer.learning_rate": -1e-3}, ValueError,
+         r"optimizer.learning_rate must be > 0 and finite, got -0.001"),
+        ({"optimizer.learning_rate": 0.0}, ValueError, "optimizer.learning_rate must be > 0"),
+        ({"optimizer.learning_rate": float("nan")}, ValueError,
+         "optimizer.learning_rate must be > 0 and finite, got nan"),
+        ({"optimizer.learning_rate": float("inf")}, ValueError, "got inf"),
+        ({"optimizer.b1": 1.0}, ValueError,
+         r"optimizer.b1 must be in \[0, 1\) and finite, got 1.0"),
+        ({"optimizer.b2": -0.5}, ValueError, r"optimizer.b2 must be in \[0, 1\)"),
+        ({"optimizer.eps": 0.0}, ValueError, "optimizer.eps must be > 0 and finite, got 0.0"),
+        ({"optimizer.warmup_steps": 7}, ValueError,
+         r"optimizer.warmup_steps must be in \[0, 6\] \(at most num_steps\), got 7"),
+        ({"optimizer.warmup_steps": -1}, ValueError, "optimizer.warmup_steps must be in"),
+        ({"batch_size": 2**20, "num_steps": 2**13}, ValueError,
+         r"batch_size × num_steps must be <= 2\*\*32"),
     ],
-)
-def test_bad_configs_fail_before_training(changes, error, message, tmp_path):
+)  # fmt: skip
+def test_bad_configs_fail_before_anything_is_written(changes, error, message, tmp_path):
+    workdir = tmp_path / "run"
     with pytest.raises(error, match=message):
-        train_lib.train_and_evaluate(tiny_config(**changes), str(tmp_path))
-    assert not (tmp_path / "checkpoints").exists()
+        train_lib.train_and_evaluate(tiny_config(**changes), str(workdir))
+    assert not workdir.exists()
+
+
+def test_without_warm_up_the_schedule_is_the_cosine_decay_of_the_paper():
+    config = tiny_config()
+    schedule = train_lib.learning_rate_schedule(config)
+    reference = optax.warmup_cosine_decay_schedule(2e-3, 2e-3, 0, 6)
+    for step in range(8):
+        assert float(schedule(step)) == pytest.approx(float(reference(step)), abs=1e-12)
+    warm = train_lib.learning_rate_schedule(tiny_config(**{"optimizer.warmup_steps": 2}))
+    assert float(warm(0)) == 0.0 and float(warm(2)) == pytest.approx(2e-3)
+
+
+def test_a_workdir_in_use_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 2, "loss": 0.5}\n')
+    (tmp_path / "checkpoints" / "3").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "3" / "data").write_text("weights")
+    before = snapshot(tmp_path)
+    with locking.locked_directory(tmp_path, "training run"):
+        with pytest.raises(locking.DirectoryInUseError, match="in use by another training run"):
+            train_lib.train_and_evaluate(tiny_config(), str(tmp_path))
+        assert snapshot(tmp_path) == before
+    assert not (tmp_path / "config.json").exists()
+
+
+def snapshot(directory, skip=(locking.LOCK_FILE,)) -> dict:
+    """Every file under `directory` (but `skip`) with its bytes and modification time."""
+    return {
+        str(path.relative_to(directory)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name not in skip
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A tiny run of 6 steps with checkpoints at steps 3 and 6."""
+    workdir = tmp_path_factory.mktemp("finished")
+    train_lib.train_and_evaluate(tiny_config(), str(workdir))
+    return workdir
+
+
+# orbax leaves the coroutines of a failed restore unawaited (reported when collected);
+# the library reports the failure itself, in one warning.
+FAILED_RESTORE = pytest.mark.filterwarnings(
+    "ignore:coroutine .* was never awaited:RuntimeWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+)
+
+
+def corrupt(workdir, step):
+    """Truncates the array data of a checkpoint, as a disk error or a killed copy would."""
+    files = [f for f in (workdir / "checkpoints" / str(step)).rglob("*") if f.parent.name == "d"]
+    assert files
+    for path in files:
+        with path.open("r+b") as f:
+            f.truncate(10)
+
+
+@FAILED_RESTORE
+def test_reading_a_run_skips_a_corrupt_newest_checkpoint_and_writes_nothing(
+    finished_run, tmp_path, caplog
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy)
+    corrupt(copy, 6)
+    before = snapshot(copy)
+    state, _ = train_lib.restore_state(str(copy))
+    assert int(state.step) == 3
+    assert snapshot(copy) == before
+    assert sorted(p.name for p in (copy / "checkpoints").iterdir()) == ["3", "6"]
+    warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "checkpoint at step 6 does not restore" in warning
+    assert "using the one at step 3" in warning and "left in place" in warning
+
+
+@FAILED_RESTORE
+def test_training_resumes_from_the_newest_checkpoint_that_restores(finished_run, tmp_path, caplog):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy)
+    corrupt(copy, 6)
+    corrupt_bytes = {p.name: p.read_bytes() for p in (copy / "checkpoints" / "6").rglob("*")
+                     if p.is_file()}  # fmt: skip
+    state = train_lib.train_and_evaluate(tiny_config(), str(copy))
+    assert int(state.step) == 6
+    # The same weights as the run that was never corrupted: it redid steps 4 to 6.
+    original, _ = train_lib.restore_state(str(finished_run))
+    for a, b in zip(params_of(original), params_of(state), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    kept = [p for p in (copy / "checkpoints").iterdir() if p.name.startswith("corrupt-6-")]
+    assert len(kept) == 1
+    assert {p.name: p.read_bytes() for p in kept[0].rglob("*") if p.is_file()} == corrupt_bytes
+    assert train_lib.checkpoint_manager(copy, tiny_config()).all_steps() == [3, 6]
+    warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "checkpoint at step 6 does not restore" in warning and str(kept[0]) in warning
+    steps = [json.loads(x)["step"] for x in (copy / "metrics.jsonl").read_text().splitlines()
+             if "loss" in x]  # fmt: skip
+    assert steps == [2, 4, 6]
+
+
+@FAILED_RESTORE
+def test_when_no_checkpoint_restores_training_stops_and_keeps_them(finished_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy)
+    corrupt(copy, 3)
+    corrupt(copy, 6)
+    before = snapshot(copy)
+    with pytest.raises(restore.CheckpointError, match="no checkpoint in .* can be restored"):
+        train_lib.train_and_evaluate(tiny_config(), str(copy))
+    assert snapshot(copy) == before
 
 
 def test_a_workdir_of_another_config_is_refused(tmp_path):

@@ -1,0 +1,73 @@
+"""What the experiments binaries show on the console: progress, results and real warnings.
+
+Libraries log a great deal at INFO through absl and Python logging: orbax about 50 lines
+per checkpoint, optax about constant schedules, JAX about the platforms it probes (`Unable
+to initialize backend 'tpu'` on every machine without one). A user cannot tell those from
+a problem. `setup()` keeps INFO lines of this project's packages only, and warnings and
+errors of everyone. TensorFlow's C++ start-up lines (`failed call to cuInit` without a
+GPU) are handled where TensorFlow is loaded, by `squiggles_tfds.quiet`.
+
+Set SQUIGGLES_SHOW_ALL_LOGS=1, or pass --verbosity=1, to see every library's lines again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+
+from absl import logging as absl_logging
+
+SHOW_ALL = "SQUIGGLES_SHOW_ALL_LOGS"
+OUR_PACKAGES = ("experiments", "squiggles", "squiggles_tfds")
+# Warnings that say nothing a user of this project can act on, by their first words:
+# Beam's about BigQuery clients; orbax's about the read-only checkpoint managers with
+# which evaluation and attacks restore, so as to never write into a training run.
+HARMLESS_WARNINGS = ("apitools not found", "Given directory is read only")
+
+
+def _package_dirs() -> tuple[str, ...]:
+    root = pathlib.Path(__file__).resolve().parents[1]
+    return tuple(str(root / name) + os.sep for name in OUR_PACKAGES)
+
+
+class ProjectLinesFilter(logging.Filter):
+    """Passes warnings and errors, and INFO or DEBUG lines logged by our own packages.
+
+    absl's logger names every record "absl", so a record is ours when the file that
+    logged it lies in one of our package directories (absl sets `pathname` to the
+    caller); Python loggers are ours by name as well."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dirs = _package_dirs()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return not str(record.msg).startswith(HARMLESS_WARNINGS)
+        return record.name.split(".")[0] in OUR_PACKAGES or str(record.pathname).startswith(
+            self._dirs
+        )
+
+
+def setup() -> None:
+    """Call first in a binary's main(): from then on the console shows our progress
+    and results and everyone's warnings. Safe to call more than once."""
+    if os.environ.get(SHOW_ALL) or absl_logging.get_verbosity() > absl_logging.INFO:
+        return
+    handler = absl_logging.get_absl_handler()
+    if not any(isinstance(f, ProjectLinesFilter) for f in handler.filters):
+        handler.addFilter(ProjectLinesFilter())
+
+
+def tensorflow_without_gpus():
+    """TensorFlow, loaded without its harmless start-up lines and with every GPU hidden
+    from it: it only feeds data and writes TensorBoard files, and left alone it would
+    take the GPU memory JAX needs. Returns the module."""
+    from squiggles_tfds import quiet
+
+    quiet.quiet_tensorflow_start()
+    import tensorflow as tf
+
+    tf.config.set_visible_devices([], "GPU")
+    return tf
