@@ -8,7 +8,8 @@ point.
 
 Memory stays proportional to the output, forward and backward. The minimum over
 points is a running elementwise minimum over stored squared distances (..., P, R)
-in each axis, one fused loop with no (batch, points, R, R) array: a `min`
+in each axis, fused loops over 25 points at a time in a `lax.scan`, with no
+(batch, points, R, R) array: a `min`
 reduction would be handed by XLA:CPU to YNNPACK, which materialises that array
 (3.6 GB for one curve at R = 3000). Autodiff of a minimum would store a (P, R, R)
 mask per curve for the backward pass; the custom VJP below keeps only the points
@@ -60,9 +61,12 @@ def axis_squared_distances(points: jax.Array, resolution: int) -> tuple[jax.Arra
     return dx2, dy2
 
 
-# Points per step of the running minimum: one fused loop over up to this many
-# points; longer curves take several steps of a `lax.scan`.
-POINTS_PER_STEP = 100
+# Points per step of the running minimum: one fused loop over this many points,
+# and a `lax.scan` over the steps. 25 keeps compiling about as fast as a `min`
+# reduction (an unrolled chain of 100 took 2.5 s more per block of 10 PGD
+# iterations) at 1.15x the forward time of a single fused step of 100 on a CPU;
+# the backward pass, which dominates attacks, is unaffected.
+POINTS_PER_STEP = 25
 
 
 def _running_minimum(dx2: jax.Array, dy2: jax.Array, minimum: jax.Array) -> jax.Array:
@@ -167,9 +171,11 @@ def intensity(nearest: jax.Array, resolution: int) -> jax.Array:
     """exp(-R² d²) of the squared distance to the nearest point.
 
     A program of its own when called eagerly: fused into the reduction, XLA
-    evaluates exp differently for some shapes (last-bit differences).
+    evaluates exp differently for some shapes (last-bit differences). A NaN
+    distance (a non-finite curve) stays NaN: XLA:CPU's exp clamps its argument
+    and can turn NaN into a number.
     """
-    return jnp.exp(-(resolution**2) * nearest)
+    return jnp.where(jnp.isnan(nearest), jnp.nan, jnp.exp(-(resolution**2) * nearest))
 
 
 def check_points(points: object) -> jax.Array:

@@ -19,8 +19,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for `squiggles`; `tfds build squiggles --config NAME`."""
 
     name = "squiggles"
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": "SineNet sums its terms in a fixed pairwise order, so points are the same "
+        "for every batch size on every CPU (last-bit changes from 1.0.0); builds store "
+        "their settings in metadata.json.",
+    }
     # `tfds build` builds every config in BUILDER_CONFIGS when none is named, which
     # would include the 66-million-example paper configs; so it lists only the
     # default, and `builder_configs` (which TFDS resolves names with) lists all.

@@ -180,7 +180,7 @@ def test_memory_is_proportional_to_the_output():
 
 def test_more_points_than_one_step_give_the_same_image():
     pts = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 2)))
-    longer = np.concatenate([pts, pts[:, ::-1], pts[:, :37]], axis=1)  # 237 points: 3 steps
+    longer = np.concatenate([pts, pts[:, ::-1], pts[:, :37]], axis=1)  # 237: a partial last step
     np.testing.assert_array_equal(_render_points(longer, 24), _render_points(pts, 24))
 
 

@@ -146,12 +146,12 @@ def test_a_successful_build_removes_leftovers_of_killed_builds_only(tmp_path):
     dead.wait()
     with subprocess.Popen(["sleep", "600"]) as alive:
         try:
-            killed = _leftover(config_dir, "incomplete.AAAAAA_1.0.0", dead.pid)
+            killed = _leftover(config_dir, "incomplete.AAAAAA_1.1.0", dead.pid)
             kept = [
-                _leftover(config_dir, "incomplete.BBBBBB_1.0.0", alive.pid),  # running
-                _leftover(config_dir, "incomplete.CCCCCC_1.0.0", None),  # owner unknown
+                _leftover(config_dir, "incomplete.BBBBBB_1.1.0", alive.pid),  # running
+                _leftover(config_dir, "incomplete.CCCCCC_1.1.0", None),  # owner unknown
                 _leftover(config_dir, "incomplete.DDDDDD_0.9.0", dead.pid),  # other version
-                _leftover(tmp_path / "squiggles" / "other", "incomplete.EEEEEE_1.0.0", dead.pid),
+                _leftover(tmp_path / "squiggles" / "other", "incomplete.EEEEEE_1.1.0", dead.pid),
             ]
             builder = tfds.builder("squiggles", config=config, data_dir=tmp_path)
             builder.download_and_prepare()

@@ -36,8 +36,8 @@ def test_an_empty_directory_has_nothing_to_verify(capsys, tmp_path):
     status, out, err = run_verify(capsys, "--config", "taylor", "--data_dir", tmp_path)
     assert status == 2 and out == ""
     assert err == (
-        f"error: no complete build of squiggles/taylor 1.0.0 in {tmp_path} "
-        f"(expected {tmp_path}/squiggles/taylor/1.0.0); build it with tfds build first\n"
+        f"error: no complete build of squiggles/taylor 1.1.0 in {tmp_path} "
+        f"(expected {tmp_path}/squiggles/taylor/1.1.0); build it with tfds build first\n"
     )
 
 
@@ -50,23 +50,23 @@ def test_against_names_each_directory_without_a_build(capsys, tmp_path):
     lines = err.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith(
-        f"error: no complete build of squiggles/taylor 1.0.0 in {tmp_path}/a"
+        f"error: no complete build of squiggles/taylor 1.1.0 in {tmp_path}/a"
     )
     assert lines[1] == (
-        f"error: no complete build of squiggles/taylor 1.0.0 in {tmp_path}/b: "
+        f"error: no complete build of squiggles/taylor 1.1.0 in {tmp_path}/b: "
         "the directory does not exist"
     )
 
 
 def test_a_killed_build_is_not_verified(capsys, tmp_path):
-    leftover = tmp_path / "squiggles" / TINY.name / "incomplete.ABC123_1.0.0"
+    leftover = tmp_path / "squiggles" / TINY.name / "incomplete.ABC123_1.1.0"
     leftover.mkdir(parents=True)
     (leftover / "squiggles-train.tfrecord-00000-of-00001").write_bytes(b"partial")
     status, out, err = run_verify(capsys, "--config", TINY.name, "--data_dir", tmp_path)
     assert status == 2 and out == ""
     assert err == (
-        f"error: no complete build of squiggles/{TINY.name} 1.0.0 in {tmp_path}, only an "
-        "interrupted one (incomplete.ABC123_1.0.0): build it again\n"
+        f"error: no complete build of squiggles/{TINY.name} 1.1.0 in {tmp_path}, only an "
+        "interrupted one (incomplete.ABC123_1.1.0): build it again\n"
     )
 
 
@@ -75,7 +75,7 @@ def test_a_derived_custom_name_is_checked_against_the_generator(capsys, built_di
     status, out, err = run_verify(capsys, "--config", TINY.name, "--data_dir", built_dir)
     assert (status, err) == (0, "")
     assert out.splitlines() == [
-        f"checking squiggles/{TINY.name}/1.0.0 in {built_dir} against the generator: "
+        f"checking squiggles/{TINY.name}/1.1.0 in {built_dir} against the generator: "
         "3 splits, 22 examples",
         "train: 12 examples, 0 differ from the generator",
         "validation: 4 examples, 0 differ from the generator",
@@ -99,7 +99,7 @@ def test_against_a_copy_is_identical(capsys, built_dir, tmp_path):
 
 def test_a_flipped_byte_names_the_shard_and_split(capsys, built_dir, tmp_path):
     shutil.copytree(built_dir / "squiggles", tmp_path / "squiggles")
-    shard = tmp_path / "squiggles" / TINY.name / "1.0.0" / "squiggles-train.tfrecord-00000-of-00001"
+    shard = tmp_path / "squiggles" / TINY.name / "1.1.0" / "squiggles-train.tfrecord-00000-of-00001"
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0x10
     shard.write_bytes(bytes(data))
@@ -167,6 +167,6 @@ def test_the_command_prints_one_line_when_nothing_is_built(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"error: no complete build of squiggles/taylor 1.0.0 in {tmp_path} "
-        f"(expected {tmp_path}/squiggles/taylor/1.0.0); build it with tfds build first"
+        f"error: no complete build of squiggles/taylor 1.1.0 in {tmp_path} "
+        f"(expected {tmp_path}/squiggles/taylor/1.1.0); build it with tfds build first"
     ]
