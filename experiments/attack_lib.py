@@ -41,6 +41,7 @@ from experiments import attacks, data, eval_lib, metrics
 from experiments.fingerprint import model_fingerprint
 from experiments.locking import locked_directory
 from squiggles_tfds.features import dequantize, quantize
+from squiggles_tfds.generation import chunk_starts
 from squiggles_tfds.storage import ensure_writable_dir
 
 ATTACKS = ("pixel", "noise", "latent")
@@ -393,7 +394,7 @@ class AttackRun:
         return summary
 
     def _run(self, log: Callable[[str], None]) -> dict:
-        ranges = chunk_ranges(self.settings.examples, self.settings.chunk_size)
+        ranges = chunk_starts(self.settings.examples, self.settings.chunk_size)
         work = [
             (attack, start, count, held)
             for start, count in ranges
@@ -449,11 +450,6 @@ def load_model(workdir: str) -> tuple[Any, ml_collections.ConfigDict, str]:
     fingerprint = model_fingerprint(state)
     state = _LOADED.setdefault((fingerprint, int(state.step)), state)
     return state, config, fingerprint
-
-
-def chunk_ranges(examples: int, chunk_size: int) -> list[tuple[int, int]]:
-    """(start, count) of the chunks of the first `examples`: all full but perhaps the last."""
-    return [(start, min(chunk_size, examples - start)) for start in range(0, examples, chunk_size)]
 
 
 def stored_count(path: epath.Path, start: int) -> int:

@@ -27,6 +27,7 @@ from etils import epath
 import squiggles
 from experiments import attack_lib, attacks, data
 from experiments.locking import locked_directory
+from squiggles_tfds.generation import chunk_starts
 from squiggles_tfds.storage import ensure_writable_dir
 
 GROUPS = ("all", "misclassified", "attack_succeeded")
@@ -223,7 +224,7 @@ class BoundaryRun:
     def _run(
         self, attack_results: str | None, attack_epsilon: float, log: Callable[[str], None]
     ) -> dict:
-        ranges = attack_lib.chunk_ranges(self.settings.examples, self.settings.chunk_size)
+        ranges = chunk_starts(self.settings.examples, self.settings.chunk_size)
         todo = [
             (start, count, held)
             for start, count in ranges
@@ -245,7 +246,7 @@ class BoundaryRun:
 
     def results(self) -> dict[str, np.ndarray]:
         """The saved results of exactly the first `examples`, joined by index."""
-        ranges = attack_lib.chunk_ranges(self.settings.examples, self.settings.chunk_size)
+        ranges = chunk_starts(self.settings.examples, self.settings.chunk_size)
         parts = attack_lib.load_chunks([self.chunk_path(start) for start, _ in ranges])
         return attack_lib.join_chunks(parts, self.settings.examples, per_epsilon=())
 
