@@ -23,8 +23,9 @@ sys.path.insert(
     0, str(pathlib.Path(__file__).resolve().parents[1])
 )  # experiments/ is not installed
 import squiggles  # noqa: E402
-from experiments import attack_lib, data, train_lib  # noqa: E402
+from experiments import attacks, data, train_lib  # noqa: E402
 from experiments.configs import cpu, taylor_paper, tiny  # noqa: E402
+from experiments.examples import TestExamples  # noqa: E402
 
 CONFIGS = {"cpu": cpu, "resnet34": taylor_paper, "tiny": tiny}
 
@@ -52,16 +53,16 @@ def main() -> None:
     config = CONFIGS[args.model].get_config()
     state = train_lib.create_train_state(config, jax.random.key(0))
     family = data.family_of(config)
-    chunk = attack_lib.Chunk.load(family, config.resolution, 0, args.batch)
+    chunk = TestExamples.load(family, config.resolution, 0, args.batch)
     images, latents = jnp.asarray(chunk.images), jnp.asarray(chunk.latents)
     labels = jnp.asarray(chunk.labels, jnp.int32)
 
     def total_loss(images):
-        return jnp.sum(attack_lib.cross_entropy(state, labels)(images))
+        return jnp.sum(attacks.cross_entropy(state, labels)(images))
 
     def iteration(x0, block, **space):
         return seconds(
-            lambda x: attack_lib.run_pgd(state, x, labels, 0.3, steps=args.iterations,
+            lambda x: attacks.run_pgd(state, x, labels, 0.3, steps=args.iterations,
                                          step_fraction=1 / 25, block=block, **space),
             x0, repeats=args.repeats,
         ) / args.iterations  # fmt: skip

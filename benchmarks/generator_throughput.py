@@ -1,6 +1,8 @@
 """Samples/s of each stage of the generator and of the whole path, batched, beside
 the per-sample loop of the public reimplementation (one jitted call and one
-`shapely.LineString(...).is_simple` per sample, no images).
+`shapely.LineString(...).is_simple` per sample, no images). Images by each
+renderer: the host kernel, the eager and the jitted XLA program; the dataset path
+is `generate_examples` with its default renderer.
 
     python benchmarks/generator_throughput.py --family taylor --batch 10000
 """
@@ -16,6 +18,7 @@ import numpy as np
 import shapely
 
 import squiggles
+from squiggles.renderers import resolve_renderer
 
 
 def rate(fn: Callable[[], object], count: int, repeats: int) -> float:
@@ -71,25 +74,32 @@ def main() -> None:
     latents = squiggles.sample_latents(family, n)
     points = squiggles.points(latents, family)
     host_points = np.asarray(points)
-    # Eager render_points on a CPU uses the host kernel; under jit it is one XLA program.
     xla_render = jax.jit(squiggles.render_points, static_argnums=1)
+    # The dataset path: generate_examples with its default renderer ("auto": the host
+    # kernel when JAX's default backend is the CPU).
+    dataset = f"end to end ({resolve_renderer('auto')}, dataset)"
     stages = {
         "sample_latents": lambda: squiggles.sample_latents(family, n),
         "points (rescaled)": lambda: squiggles.points(latents, family),
         "label (Shapely)": lambda: squiggles.is_self_intersecting(host_points),
-        f"render_points {res}x{res}": lambda: squiggles.render_points(points, res),
-        "  the same as one XLA program": lambda: xla_render(points, res),
-        "end to end, with images": lambda: squiggles.generate_examples(family, n, resolution=res),
+        f"render_points_on_host {res}x{res}": lambda: squiggles.render_points_on_host(
+            host_points, res
+        ),
+        "render_points, eager XLA": lambda: squiggles.render_points(points, res),
+        "  the same as one jitted XLA": lambda: xla_render(points, res),
+        dataset: lambda: squiggles.generate_examples(family, n, resolution=res),
+        "end to end (xla)": lambda: squiggles.generate_examples(
+            family, n, resolution=res, renderer="xla"
+        ),
     }
     rates = {}
     for name, fn in stages.items():
         rates[name] = rate(fn, n, args.repeats)
-        print(f"  {name:28s} {rates[name]:12,.0f} samples/s")
+        print(f"  {name:30s} {rates[name]:12,.0f} samples/s")
 
     loop = per_sample_loop_rate(family, args.loop_samples, args.repeats)
-    print(f"  {'per-sample loop, no images':28s} {loop:12,.0f} samples/s")
-    end_to_end = rates["end to end, with images"]
-    print(f"end to end with images / per-sample loop without: {end_to_end / loop:.1f}x")
+    print(f"  {'per-sample loop, no images':30s} {loop:12,.0f} samples/s")
+    print(f"end to end with images / per-sample loop without: {rates[dataset] / loop:.1f}x")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ another's freed memory. Three numbers per program:
 - `xla`: temp + output bytes per curve from `compile().memory_analysis()` for
   the traced programs: what XLA plans, blind to such library buffers.
 
-Programs: `eager` is `render(z)` called eagerly (on a CPU the host kernel),
-`eager-xla` the eager XLA program the kernel reproduces, `jit` is
+Programs: `host` is `render_on_host(z)` (the host kernel), `eager` is `render(z)`
+called eagerly (the XLA program, whose bits the kernel reproduces), `jit` is
 `jax.jit(render)`, `grad` is `jax.jit(jax.grad(lambda z: sum(render(z) ** 2)))`.
 All figures are per curve, in MB (10⁶ bytes); an R×R float32 image is 4R² bytes.
 """
@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 
-PROGRAMS = ("eager", "eager-xla", "jit", "grad")
+PROGRAMS = ("host", "eager", "jit", "grad")
 
 
 def _batch_for(resolution: int) -> int:
@@ -58,7 +58,6 @@ def _program(name: str, resolution: int):
     import jax.numpy as jnp
 
     import squiggles
-    from squiggles.rendering import _render_points
 
     def render(z):
         return squiggles.render(z, resolution=resolution)
@@ -67,8 +66,8 @@ def _program(name: str, resolution: int):
         return jnp.sum(render(z) ** 2)
 
     return {
+        "host": (lambda z: squiggles.render_on_host(z, resolution=resolution), False),
         "eager": (render, False),
-        "eager-xla": (lambda p: _render_points(p, resolution), False),
         "jit": (jax.jit(render), True),
         "grad": (jax.jit(jax.grad(loss)), True),
     }[name]
@@ -87,7 +86,7 @@ def measure_one(name: str, resolution: int, batch: int, warm: bool) -> dict:
 
     z = squiggles.sample_latents(squiggles.Taylor(), batch, seed=0)
     function, traced = _program(name, resolution)
-    argument = jax.block_until_ready(squiggles.points(z) if name == "eager-xla" else z)
+    argument = jax.block_until_ready(z)
     xla = None
     if traced:
         stats = function.lower(argument).compile().memory_analysis()

@@ -22,6 +22,7 @@ import time
 
 import tensorflow_datasets as tfds
 
+import squiggles
 import squiggles_tfds
 from squiggles_tfds import generation
 
@@ -54,7 +55,7 @@ def beam_alone(count: int, payload_bytes: int, chunk_size: int, options) -> floa
     with beam.Pipeline(options=options) as pipeline:
         keyed = (
             pipeline
-            | beam.Create(generation.chunk_starts(count, chunk_size))
+            | beam.Create(squiggles.chunk_starts(count, chunk_size))
             | beam.Reshuffle()
             | beam.FlatMap(elements)
         )
@@ -110,8 +111,8 @@ def main() -> None:
 
         InMemoryBuilder.chunks = {
             "train": [
-                generation.make_chunk(config, squiggles_tfds.SPLIT_STREAMS["train"], start, count)
-                for start, count in generation.chunk_starts(n, config.chunk_size)
+                generation.make_chunk(config, squiggles.TRAIN_STREAM, start, count)
+                for start, count in squiggles.chunk_starts(n, config.chunk_size)
             ]
         }
         floor = timed_build(InMemoryBuilder(config=config, data_dir=f"{data_dir}/b"))

@@ -1,5 +1,7 @@
 """Adversarial perturbations: ℓ2 PGD in pixel or latent space, and Gaussian noise of
-the same norm. Batched, jit-able, iterations in `lax.fori_loop`.
+the same norm. Batched, jit-able, iterations in `lax.fori_loop`; `run_pgd` runs them
+on a trained model in compiled blocks, and `attack_subset` runs it on some rows of a
+batch, padded to a few shapes (the ε loops of the analyses are built on it).
 
 An attack maximises a per-example loss `loss_fn(x) -> (B,)` (e.g. the cross-entropy
 of the true label) over ‖x − x₀‖₂ ≤ ε per example: each step moves along the
@@ -9,13 +11,16 @@ perturbation down only when it is outside) and, optionally, clips to a valid ran
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import squiggles
+from experiments import metrics
 
 DEFAULT_EPSILONS = (0.01875, 0.0375, 0.075, 0.15, 0.3, 0.6, 1.2, 2.4, 4.8)
 STEPS = 100
@@ -151,15 +156,99 @@ def true_labels(z: jax.Array, family: squiggles.Family) -> np.ndarray:
     return squiggles.is_self_intersecting(squiggles.points(z, family))
 
 
-def latent_attack_summary(
-    predicted: np.ndarray, label_before: np.ndarray, label_after: np.ndarray
-) -> dict[str, float]:
-    """Accuracy against the recomputed label, and how often the label survived.
+# ---------------------------------------------------------------- on a trained model
 
-    An attack that turns a simple curve into a crossing one and makes the model say
-    "crossing" has not fooled it: accuracy counts it as correct."""
-    predicted, before, after = (np.asarray(a, bool) for a in (predicted, label_before, label_after))
-    return {
-        "accuracy_vs_recomputed_label": float(np.mean(predicted == after)),
-        "label_unchanged": float(np.mean(before == after)),
-    }
+
+def cross_entropy(state, labels: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    """Per-example cross-entropy of the true labels: the loss an untargeted attack raises."""
+
+    def loss(images: jax.Array) -> jax.Array:
+        return optax.softmax_cross_entropy_with_integer_labels(
+            metrics.logits(state, images), labels
+        )
+
+    return loss
+
+
+def objective(
+    state, labels: jax.Array, family: squiggles.Family | None, resolution: int, targeted: bool
+) -> Callable[[jax.Array], jax.Array]:
+    """What PGD maximises: the cross-entropy of `labels` (lowered instead when targeted,
+    so `labels` are the classes to move towards), of images, or of rendered latents
+    when a family is given."""
+    loss = cross_entropy(state, labels)
+    if family is not None:
+        loss = through_renderer(loss, family, resolution)
+    return (lambda x: -loss(x)) if targeted else loss
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("family", "resolution", "targeted", "steps", "step_fraction", "clip",
+                     "unroll"),
+)  # fmt: skip
+def _pgd_block(
+    state, x, x0, labels, epsilon, *, family, resolution, targeted, steps, step_fraction, clip,
+    unroll,
+):  # fmt: skip
+    return pgd_steps(
+        objective(state, labels, family, resolution, targeted), x, x0, epsilon, steps=steps,
+        step_fraction=step_fraction, clip=clip, unroll=unroll,
+    )  # fmt: skip
+
+
+def run_pgd(
+    state, x0, labels, epsilon: float, *, steps: int, step_fraction: float, block: int,
+    clip: tuple[float, float] | None = None, family: squiggles.Family | None = None,
+    resolution: int = squiggles.RESOLUTION, targeted: bool = False, key: jax.Array | None = None,
+) -> jax.Array:  # fmt: skip
+    """ℓ2 PGD against a trained state on images, or on latents when `family` is given,
+    from x0 (or a random point of the ball when a key is given). block=0 runs all
+    iterations in one jitted fori_loop; block=k runs jitted blocks of k unrolled
+    iterations one after the other, without host synchronisation, which is faster on
+    XLA:CPU (benchmarks/attack_cost.py)."""
+    x0, labels = jnp.asarray(x0), jnp.asarray(labels)
+    x = x0 if key is None else random_point(key, x0, epsilon, clip)
+    options = dict(family=family, resolution=resolution, targeted=targeted,
+                   step_fraction=step_fraction, clip=clip)  # fmt: skip
+    if block == 0:
+        return _pgd_block(state, x, x0, labels, epsilon, steps=steps, unroll=1, **options)
+    for done in range(0, steps, block):
+        x = _pgd_block(
+            state, x, x0, labels, epsilon, steps=min(block, steps - done), unroll=True, **options
+        )
+    return x
+
+
+def attack_subset(
+    state, x0: np.ndarray, labels: np.ndarray, todo: np.ndarray, epsilon: float, *,
+    batch: int, **pgd_options,
+) -> np.ndarray:  # fmt: skip
+    """`run_pgd` on the rows `todo` of x0, padded (by repeating the last row) to one of
+    a few sizes up to `batch`, so that an ε loop attacking fewer rows each time
+    compiles a few programs, not one per count. Returns the attacked rows."""
+    size = _bucket(len(todo), batch)
+    attacked = run_pgd(
+        state, _padded(x0[todo], size), _padded(np.asarray(labels)[todo], size), epsilon,
+        **pgd_options,
+    )  # fmt: skip
+    return np.asarray(attacked)[: len(todo)]
+
+
+def probabilities(state, images) -> np.ndarray:
+    """P(intersecting) of each image, as a NumPy array."""
+    return np.array(metrics.predict_probabilities(state, jnp.asarray(images)))
+
+
+def norms(delta: np.ndarray) -> np.ndarray:
+    """ℓ2 norm of each row."""
+    return np.linalg.norm(np.asarray(delta).reshape(len(delta), -1), axis=1)
+
+
+def _padded(array: np.ndarray, size: int) -> np.ndarray:
+    return np.concatenate([array, np.repeat(array[-1:], size - len(array), axis=0)])
+
+
+def _bucket(count: int, batch: int) -> int:
+    granularity = max(8, -(-batch // 8))
+    return min(-(-count // granularity) * granularity, max(batch, count))

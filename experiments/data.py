@@ -21,9 +21,8 @@ import ml_collections
 
 import squiggles
 from experiments import console
-from squiggles_tfds.features import dequantize, quantize
-
-TRAIN_STREAM, VALIDATION_STREAM, TEST_STREAM = 0, 1, 2
+from squiggles.quantization import dequantize, quantize
+from squiggles.splits import TEST_STREAM, TRAIN_STREAM, VALIDATION_STREAM  # noqa: F401 (data.X_STREAM)
 
 
 class Batch(NamedTuple):

@@ -13,7 +13,7 @@ from etils import epath
 import squiggles
 from experiments import data, metrics, restore, train_lib
 from squiggles.preview import draw_class_grids
-from squiggles_tfds.storage import ensure_writable_dir
+from squiggles.storage import ensure_writable_dir
 
 CLASS_NAMES = metrics.CLASS_NAMES
 

@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from experiments.data import Batch
-
-CLASS_NAMES = ("simple", "intersecting")
+from experiments.results import predicted
+from squiggles.labels import CLASS_NAMES
 
 
 def logits(state, images: jax.Array) -> jax.Array:
@@ -37,16 +37,16 @@ def evaluate(state, batches: Iterator[Batch], keep_images: int = 0) -> dict:
         if keep_images:
             images = np.asarray(jax.device_get(batch.images))
             for cls, name in enumerate(CLASS_NAMES):
-                missed = images[(label == cls) & ((probability > 0.5) != cls)]
+                missed = images[(label == cls) & (predicted(probability) != cls)]
                 wrong[name].extend(missed[: keep_images - len(wrong[name])])
         probabilities.append(probability)
         labels.append(label)
     probability, label = np.concatenate(probabilities), np.concatenate(labels)
-    predicted = (probability > 0.5).astype(int)
-    (tn, fp), (fn, tp) = confusion_matrix(label, predicted, labels=[0, 1])
+    prediction = predicted(probability).astype(int)
+    (tn, fp), (fn, tp) = confusion_matrix(label, prediction, labels=[0, 1])
     return {
         "examples": int(len(label)),
-        "accuracy": float(np.mean(predicted == label)),
+        "accuracy": float(np.mean(prediction == label)),
         "roc_auc": float(roc_auc_score(label, probability)) if len(set(label)) == 2 else None,
         "confusion": {
             "true_simple_predicted_simple": int(tn),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 STEMS = ("imagenet", "small")
@@ -69,3 +71,13 @@ class ResNet(nn.Module):
                 )
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="head")(x)
+
+
+def parameter_count(model: nn.Module, resolution: int) -> int:
+    """Number of trainable parameters of `model` on (resolution × resolution) images.
+
+    Read from the parameters' shapes under `jax.eval_shape`: nothing is initialised or
+    computed, so counting ResNet-34 takes a trace, not a forward pass."""
+    images = jax.ShapeDtypeStruct((1, resolution, resolution), jnp.float32)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
+    return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes["params"]))

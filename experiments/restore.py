@@ -21,7 +21,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
 
-from squiggles_tfds import quiet
+from squiggles import quiet
 
 T = TypeVar("T")
 

@@ -22,7 +22,7 @@ from flax.training import train_state
 from experiments import data, locking, metrics, metrics_io
 from experiments.models import ResNet
 from experiments.restore import restore_newest
-from squiggles_tfds.storage import ensure_writable_dir
+from squiggles.storage import ensure_writable_dir
 
 # Fields that define what a checkpoint is; a workdir must not be resumed with others.
 IDENTITY_FIELDS = ("seed", "family", "order", "width", "resolution", "model", "optimizer",

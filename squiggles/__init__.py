@@ -5,10 +5,20 @@ itself, made by a differentiable generator (latent → points → pixels).
     z = squiggles.sample_latents(squiggles.Taylor(), 16, seed=0)
     images = squiggles.render(z)                       # (16, 60, 60), differentiable
     labels = squiggles.is_self_intersecting(squiggles.points(z))
+
+`render` and `render_points` always run one XLA program, eagerly or under jit,
+grad and vmap. For many forward images on a CPU, `render_on_host` and
+`render_points_on_host` draw the same bits several times faster with a compiled
+host kernel (concrete float32 arrays only); `generate_examples(renderer="auto")`
+uses it when JAX's default backend is the CPU.
+
+The constants every user of the data shares live here, free of TensorFlow: the
+stream of each split (SPLIT_STREAMS, TRAIN_STREAM, ...), CLASS_NAMES, and the
+uint8 storage of images (quantize, dequantize).
 """
 
 from squiggles.curves import BOX_SIZE, NUM_POINTS, points, rescale, t_values
-from squiggles.examples import Examples, generate_examples
+from squiggles.examples import Examples, chunk_starts, generate_examples
 from squiggles.families import (
     FAMILIES,
     Family,
@@ -17,29 +27,44 @@ from squiggles.families import (
     family_from_name,
     family_from_settings,
 )
-from squiggles.labels import is_self_intersecting
+from squiggles.host_rendering import render_on_host, render_points_on_host
+from squiggles.labels import CLASS_NAMES, is_self_intersecting
+from squiggles.quantization import dequantize, quantize
+from squiggles.renderers import RENDERERS
 from squiggles.rendering import RESOLUTION, pixel_centres, render, render_points
 from squiggles.sampling import sample_latents, sample_latents_at
+from squiggles.splits import SPLIT_STREAMS, TEST_STREAM, TRAIN_STREAM, VALIDATION_STREAM
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BOX_SIZE",
+    "CLASS_NAMES",
     "Examples",
     "FAMILIES",
     "Family",
     "NUM_POINTS",
+    "RENDERERS",
     "RESOLUTION",
+    "SPLIT_STREAMS",
     "SineNet",
+    "TEST_STREAM",
+    "TRAIN_STREAM",
     "Taylor",
+    "VALIDATION_STREAM",
+    "chunk_starts",
+    "dequantize",
     "family_from_name",
     "family_from_settings",
     "generate_examples",
     "is_self_intersecting",
     "pixel_centres",
     "points",
+    "quantize",
     "render",
+    "render_on_host",
     "render_points",
+    "render_points_on_host",
     "rescale",
     "sample_latents",
     "sample_latents_at",

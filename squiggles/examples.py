@@ -1,6 +1,7 @@
 """Complete examples in one call: latent, points, label and image for a range of a
-stream. The dataset builder and online training both make their data here, so
-the two can never disagree on how an example is made."""
+stream, and the cutting of long ranges into chunks. The dataset builder, online
+training and the analyses all make their data here, so they can never disagree on
+how an example is made."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from squiggles.curves import NUM_POINTS
 from squiggles.curves import points as curve_points
 from squiggles.families import Family
 from squiggles.labels import is_self_intersecting
-from squiggles.rendering import RESOLUTION, check_resolution, render_points
+from squiggles.renderers import render_points_with, resolve_renderer
+from squiggles.rendering import RESOLUTION, check_resolution
 from squiggles.sampling import check_fits, latent_bytes, sample_latents
 
 
@@ -28,13 +30,18 @@ class Examples(NamedTuple):
     image: jax.Array  # float32 (N, R, R) in [0, 1]
 
 
-def example_bytes(family: Family, resolution: int) -> int:
+def chunk_starts(size: int, chunk_size: int) -> list[tuple[int, int]]:
+    """(start, count) of each chunk covering indices 0 .. size-1."""
+    return [(start, min(chunk_size, size - start)) for start in range(0, size, chunk_size)]
+
+
+def example_bytes(family: Family, resolution: int, renderer: str = "auto") -> int:
     """Peak bytes per example, estimated: sampling the latent, the points (float32,
     rescaled, and float64 for Shapely, whose LineString holds another copy), the
-    image (on accelerators also the XLA program's distances), index and label."""
+    image (drawn by XLA, also the program's distances), index and label."""
     points = NUM_POINTS * 2 * (4 + 4 + 8 + 8)
     image = 4 * resolution**2
-    if jax.default_backend() != "cpu":
+    if resolve_renderer(renderer) == "xla":
         image += 4 * resolution**2 + 2 * 4 * NUM_POINTS * resolution
     return latent_bytes(family, 1) + points + image + 8 + 1
 
@@ -47,6 +54,7 @@ def generate_examples(
     stream: int = 0,
     start: int = 0,
     resolution: int = RESOLUTION,
+    renderer: str = "auto",
 ) -> Examples:
     """Examples number start .. start+count-1 of a stream, made in vectorised batches.
 
@@ -54,19 +62,23 @@ def generate_examples(
     refused with a ValueError naming the bytes needed and available (make a long
     range in several calls; any split gives the same examples).
 
-    Images are drawn in a background thread (by XLA, or on a CPU by the host
-    kernel, which releases the GIL) while Shapely labels the curves.
+    `renderer` draws the images (see `squiggles.renderers`): "host", the numba
+    kernel on the CPU; "xla", the XLA program on JAX's default backend; "auto"
+    (default), "host" when that backend is the CPU, else "xla". On a CPU both give
+    the same bits. Images are drawn in a background thread (both release the GIL)
+    while Shapely labels the curves.
     """
     resolution = check_resolution(resolution)
+    renderer = resolve_renderer(renderer)
     if isinstance(count, (int, np.integer)) and not isinstance(count, bool) and count > 0:
         check_fits(
-            example_bytes(family, resolution) * int(count),
+            example_bytes(family, resolution, renderer) * int(count),
             f"{int(count):,} examples of {family} at resolution {resolution}",
         )
     latent = sample_latents(family, count, seed=seed, stream=stream, start=start)
     points = curve_points(latent, family)
     with ThreadPoolExecutor(1) as pool:
-        drawing = pool.submit(render_points, points, resolution)
+        drawing = pool.submit(render_points_with, renderer, points, resolution)
         label = is_self_intersecting(np.asarray(points))
         image = drawing.result()
     index = np.arange(start, start + count, dtype=np.int64)

@@ -1,26 +1,20 @@
-"""Exact forward rendering on the host CPU: the fast path of eager `render_points`.
+"""Rendering on the host CPU with a compiled kernel: explicit, forward only, fast.
 
-As one XLA program, rendering compares every point with every pixel (P·R² sums)
-because XLA needs static shapes, then takes exp in a second program. This kernel
-draws the same bits with far less work:
+`render_points_on_host` and `render_on_host` give bit for bit the images of eager
+`render_points` and `render` on a CPU (the eager XLA program), several times
+faster: the kernel (`host_kernel`) compares each pixel row only with the points
+near it. They draw concrete float32 arrays (NumPy, or JAX arrays, which are
+copied to the host) and return JAX arrays on the CPU; they cannot be traced or
+differentiated, so jit, grad, vmap and accelerators use `render`.
+`generate_examples(renderer="auto")` chooses this path when JAX's default
+backend is the CPU.
 
-- Rows. A point more than 10.5 pixel spacings from a pixel gives it
-  exp(-R² d²) < exp(-110), which is 0 in float32, so a point can light only the
-  21 rows around its nearest row; with XLA's exp, which is 0 below -87.8, only
-  the 19 rows within 9.5 spacings. Points are bucketed by nearest row; each image
-  row then takes the minimum over one contiguous run of points.
-- Registers. A row's running minima stay in 16-float vector registers for the
-  whole run (LLVM IR written here through a numba intrinsic). Numba's own loops
-  turn `min` into masked stores, which stall when the next point reloads them.
-- Exp in place. The row's exp(-R² d²) is taken in the same registers, computed
-  as XLA computes it (`xla_exp`), so no second program and no second pass over
-  memory are needed.
+If this process's XLA takes exp some other way than the kernel
+(`xla_exp.exp_matches_xla` is false), the kernel returns distances and XLA:CPU's
+`intensity` takes their exp: still the same bits, a little slower.
 
-The squared distances are rounded exactly as in `rendering` (stored squares, one
-addition, no fused multiply-add) and a minimum is exact, so the images are
-bitwise those of the eager XLA program. If this process's XLA takes exp some
-other way (`xla_exp.exp_matches_xla` is false), the kernel returns distances and
-XLA's `intensity` takes their exp: still the same bits, a little slower.
+numba is imported, and the kernel compiled or loaded from its cache, on the
+first call: `import squiggles` does not load it.
 """
 
 from __future__ import annotations
@@ -30,153 +24,41 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
-import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
 
-from squiggles.rendering import intensity, pixel_centres
-from squiggles.xla_exp import LANES, emit_intensity, exp_matches_xla, splat
+from squiggles.curves import check_finite_curves, check_latents, check_real
+from squiggles.curves import points as curve_points
+from squiggles.families import Family, Taylor, check_family
+from squiggles.rendering import (
+    RESOLUTION,
+    check_points_shape,
+    check_resolution,
+    intensity,
+    pixel_centres,
+)
 
-# Rows each side of a point's nearest row that it can light: 10.5 spacings reach
-# exp(-110), 0 in float32 whatever the exp; 9.5 reach exp(-90.25), 0 for XLA's exp.
-WINDOW_RADIUS = 10
-XLA_EXP_RADIUS = 9
-VECTORS_PER_PASS = 4  # columns of one pass over a row's points: 4 x 16 = 64
 CURVES_PER_TASK = 64  # below this a worker thread costs more than it saves
 _ALIGNMENT = 64  # bytes; jax.device_put of an aligned array need not copy
 
 
-def _row_pass(vectors: int):
-    """An intrinsic for one pass over a row's points, `vectors` x 16 columns wide.
-
-    row_pass(across, ys, centre, lo, hi, first, row, scale, exponentiate) writes to
-    row[first : first + 16·vectors] the minimum over points j in [lo, hi) of
-    (ys[j] - centre)² + across[j, column], or exp(scale · that minimum).
-    """
-
-    @intrinsic
-    def row_pass(typingctx, across, ys, centre, lo, hi, first, row, scale, exponentiate):
-        if not (centre == scale == types.float32 and isinstance(exponentiate, types.Boolean)):
-            return None  # the IR below is for float32 data only
-        signature = types.void(across, ys, centre, lo, hi, first, row, scale, exponentiate)
-
-        def codegen(context, builder, sig, args):
-            across_, ys_, centre_, lo_, hi_, first_, row_, scale_, exponentiate_ = args
-            across_array = context.make_array(sig.args[0])(context, builder, across_)
-            ys_array = context.make_array(sig.args[1])(context, builder, ys_)
-            row_array = context.make_array(sig.args[6])(context, builder, row_)
-            vector = ir.VectorType(ir.FloatType(), LANES)
-            row_stride = cgutils.unpack_tuple(builder, across_array.strides, 2)[0]  # bytes
-            across_bytes = builder.bitcast(across_array.data, ir.IntType(8).as_pointer())
-            minima = [cgutils.alloca_once(builder, vector) for _ in range(vectors)]
-            for minimum in minima:  # promoted to registers by LLVM
-                builder.store(splat(math.inf, builder), minimum)
-            with cgutils.for_range_slice(builder, lo_, hi_, ir.IntType(64)(1)) as (j, _):
-                dy = builder.fsub(builder.load(builder.gep(ys_array.data, [j])), centre_)
-                dy2 = splat(builder.fmul(dy, dy), builder)
-                point_row = builder.bitcast(
-                    builder.gep(across_bytes, [builder.mul(j, row_stride)]),
-                    ir.FloatType().as_pointer(),
-                )
-                for v, minimum in enumerate(minima):
-                    column = builder.add(first_, ir.IntType(64)(v * LANES))
-                    dx2 = builder.load(
-                        builder.bitcast(builder.gep(point_row, [column]), vector.as_pointer()),
-                        align=4,
-                    )
-                    d2 = builder.fadd(dy2, dx2)
-                    current = builder.load(minimum)
-                    builder.store(
-                        builder.select(builder.fcmp_ordered("<", d2, current), d2, current), minimum
-                    )
-            for v, minimum in enumerate(minima):
-                with builder.if_then(exponentiate_):
-                    builder.store(emit_intensity(builder, builder.load(minimum), scale_), minimum)
-                target = builder.gep(
-                    row_array.data, [builder.add(first_, ir.IntType(64)(v * LANES))]
-                )
-                builder.store(
-                    builder.load(minimum), builder.bitcast(target, vector.as_pointer()), align=4
-                )
-            return context.get_dummy_value()
-
-        return signature, codegen
-
-    return row_pass
+def _check_concrete(values: object, name: str, instead: str) -> None:
+    if isinstance(values, jax.core.Tracer):
+        raise TypeError(
+            f"{name} are traced (inside jit, grad or vmap): the host kernel draws concrete "
+            f"arrays only; use squiggles.{instead}, which runs the XLA program under a trace"
+        )
 
 
-_pass_1, _pass_2, _pass_3, _pass_4 = (_row_pass(v) for v in (1, 2, 3, 4))
+def _check_float32(dtype: np.dtype, name: str, instead: str) -> None:
+    if dtype != np.float32:
+        raise TypeError(
+            f"the host kernel draws float32 {name}, got {np.dtype(dtype).name}: convert them "
+            f"(e.g. np.float32(...)), or use squiggles.{instead}, which takes any float"
+        )
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
-def _draw(points, centres, scale, exponentiate, radius, out):  # numba infers the types
-    """out[i] = exp(scale · d²) of curve i (or d² itself, without `exponentiate`),
-    where d² is the squared distance from each pixel centre to the nearest point.
-
-    Pixels whose nearest point is beyond radius + 0.5 rows or columns get
-    the distance to the nearest point that is not (+inf if none), whose exp is 0
-    all the same.
-    """
-    count, num_points, _ = points.shape
-    resolution = centres.shape[0]
-    last = resolution - 1
-    width = -(-resolution // LANES) * LANES
-    grid = np.full(width, np.inf, np.float32)  # +inf beyond the image: those columns are +inf
-    grid[:resolution] = centres
-    buckets = resolution + 2 * radius  # nearest rows -radius .. last + radius
-    starts = np.zeros(buckets + 1, np.int64)
-    free = np.empty(buckets, np.int64)
-    bucket = np.empty(num_points, np.int64)
-    ys = np.empty(num_points, np.float32)
-    across = np.empty((num_points, width), np.float32)  # squared column distances
-    row = np.empty(width, np.float32)
-    for i in range(count):
-        starts[:] = 0
-        for k in range(num_points):
-            # Nearest row and column, as floats so that far-away points cannot overflow.
-            nearest_row = np.floor(points[i, k, 1] * last + 0.5)
-            nearest_column = np.floor(points[i, k, 0] * last + 0.5)
-            if (
-                -radius <= nearest_row <= last + radius
-                and -radius <= nearest_column <= last + radius
-            ):
-                bucket[k] = int(nearest_row) + radius
-                starts[bucket[k] + 1] += 1
-            else:
-                bucket[k] = -1  # lights no pixel of the image
-        for b in range(buckets):
-            starts[b + 1] += starts[b]
-        free[:] = starts[:buckets]
-        for k in range(num_points):
-            if bucket[k] >= 0:
-                j = free[bucket[k]]
-                free[bucket[k]] = j + 1
-                x = points[i, k, 0]
-                ys[j] = points[i, k, 1]
-                squares = across[j]
-                for c in range(width):
-                    t = x - grid[c]
-                    squares[c] = t * t
-        for r in range(resolution):
-            # Points whose nearest row is r - radius .. r + radius: buckets r .. r + 2 radius.
-            lo, hi = starts[r], starts[r + 2 * radius + 1]
-            first = 0
-            while first < width:
-                vectors = min(VECTORS_PER_PASS, (width - first) // LANES)
-                if vectors == 4:
-                    _pass_4(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
-                elif vectors == 3:
-                    _pass_3(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
-                elif vectors == 2:
-                    _pass_2(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
-                else:
-                    _pass_1(across, ys, centres[r], lo, hi, first, row, scale, exponentiate)
-                first += vectors * LANES
-            for c in range(resolution):
-                out[i, r, c] = row[c]
+def _cpu() -> jax.Device:
+    return jax.devices("cpu")[0]
 
 
 def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
@@ -193,27 +75,26 @@ def _worker_count() -> int:
     return os.cpu_count() or 1
 
 
-def render_points_on_host(points: np.ndarray, resolution: int) -> jax.Array:
-    """Images (..., R, R) of finite float32 points (..., P, 2), bitwise equal to the
-    eager XLA program's.
+def _draw_on_host(points: np.ndarray, resolution: int) -> jax.Array:
+    """Images of checked, finite float32 points (..., P, 2), split among worker
+    threads, one per core (the kernel releases the GIL), each writing its slice of
+    one aligned output array."""
+    from squiggles import host_kernel, xla_exp  # numba: loaded on first use
 
-    The curves are split among worker threads, one per core (the kernel releases
-    the GIL), each writing its slice of one aligned output array.
-    """
     leading, num_points = points.shape[:-2], points.shape[-2]
-    curves = np.ascontiguousarray(points.reshape(-1, num_points, 2), dtype=np.float32)
+    curves = np.ascontiguousarray(points.reshape(-1, num_points, 2))
     count = curves.shape[0]
     centres = np.asarray(pixel_centres(resolution))
     scale = np.float32(-(resolution**2))
-    in_place = exp_matches_xla()
-    radius = XLA_EXP_RADIUS if in_place else WINDOW_RADIUS
+    in_place = xla_exp.exp_matches_xla()
+    radius = host_kernel.XLA_EXP_RADIUS if in_place else host_kernel.WINDOW_RADIUS
     images = _aligned_empty((count, resolution, resolution))
     workers = max(1, min(_worker_count(), count // CURVES_PER_TASK))
     bounds = np.linspace(0, count, workers + 1).astype(int)
 
     def draw(task: int) -> None:
         start, stop = bounds[task], bounds[task + 1]
-        _draw(curves[start:stop], centres, scale, in_place, radius, images[start:stop])
+        host_kernel.draw(curves[start:stop], centres, scale, in_place, radius, images[start:stop])
 
     if workers == 1:
         draw(0)
@@ -221,5 +102,43 @@ def render_points_on_host(points: np.ndarray, resolution: int) -> jax.Array:
         # A pool per call: a module-level pool would not survive a fork (Beam workers).
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(draw, range(workers)))
-    result = jax.device_put(images.reshape(*leading, resolution, resolution))
+    result = jax.device_put(images.reshape(*leading, resolution, resolution), _cpu())
     return result if in_place else intensity(result, resolution)
+
+
+def render_points_on_host(
+    points: np.ndarray | jax.Array, resolution: int = RESOLUTION
+) -> jax.Array:
+    """Images (..., R, R) of float32 points (..., P, 2) in unit-square coordinates,
+    bitwise equal to eager `render_points` on a CPU, as a JAX array on the CPU.
+
+    TypeError for traced or non-float32 points; ValueError for a bad shape or
+    resolution, or for curves with a NaN or inf point (naming them), as eager
+    `render_points` does.
+    """
+    _check_concrete(points, "points", "render_points")
+    check_real(points, "points")
+    points = np.asarray(points)
+    _check_float32(points.dtype, "points", "render_points")
+    check_points_shape(points.shape)
+    resolution = check_resolution(resolution)
+    check_finite_curves(points, "points")
+    return _draw_on_host(points, resolution)
+
+
+def render_on_host(
+    z: np.ndarray | jax.Array, family: Family = Taylor(), resolution: int = RESOLUTION
+) -> jax.Array:
+    """Images (..., R, R) of the rescaled curves of float32 latents z (..., *latent_shape),
+    bitwise equal to eager `render` on a CPU; the curve points are computed by JAX as
+    `render` computes them. Errors as `render_points_on_host`, for latents."""
+    check_family(family)
+    _check_concrete(z, "latents", "render")
+    check_real(z, "latents")
+    _check_float32(z.dtype if hasattr(z, "dtype") else np.asarray(z).dtype, "latents", "render")
+    z = check_latents(z, family)
+    resolution = check_resolution(resolution)
+    check_finite_curves(z, "latents", curve_ndim=len(family.latent_shape))
+    points = np.asarray(curve_points(z, family))
+    check_finite_curves(points, "points")  # finite latents whose curve overflows
+    return _draw_on_host(points, resolution)

@@ -8,6 +8,9 @@ import shapely
 
 from squiggles.curves import check_finite_curves, check_real
 
+# Label 0 and label 1, as every dataset, metric and figure names them.
+CLASS_NAMES = ("simple", "intersecting")
+
 
 def is_self_intersecting(points: object) -> np.ndarray:
     """`not LineString(points).is_simple` for every curve of points (..., P, 2): bool (...).

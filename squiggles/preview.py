@@ -18,9 +18,8 @@ import numpy as np
 
 from squiggles.examples import generate_examples
 from squiggles.families import FAMILIES, Family, family_from_settings
+from squiggles.labels import CLASS_NAMES
 from squiggles.rendering import RESOLUTION
-
-CLASS_NAMES = ("simple", "intersecting")
 
 
 def examples_per_class(

@@ -19,8 +19,10 @@ A curve with any NaN or inf point has no image: called eagerly, `render_points`
 and `render` raise ValueError naming the curves; under jit, grad or vmap, where
 values cannot be read, every pixel of its image is NaN, so a loss over it is NaN.
 
-Eager calls on a CPU skip most of that work: `host_rendering` draws the same
-bits comparing each pixel row only with the points near it.
+This module is pure JAX and imports no other renderer: `render` and `render_points`
+always run this XLA program, eagerly or traced. The host kernel that draws the
+same bits faster on a CPU is chosen explicitly (`host_rendering.render_on_host`,
+`generate_examples(renderer=...)`) and depends on this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -178,17 +180,21 @@ def intensity(nearest: jax.Array, resolution: int) -> jax.Array:
     return jnp.where(jnp.isnan(nearest), jnp.nan, jnp.exp(-(resolution**2) * nearest))
 
 
+def check_points_shape(shape: tuple[int, ...]) -> None:
+    """Raises ValueError unless `shape` is (..., num_points, 2) with num_points >= 1."""
+    if len(shape) < 2 or shape[-1] != 2 or shape[-2] < 1:
+        raise ValueError(
+            f"points must have shape (..., num_points, 2) with num_points >= 1, got {tuple(shape)}"
+        )
+
+
 def check_points(points: object) -> jax.Array:
     """Converts points to a real float array of shape (..., num_points, 2)."""
     check_real(points, "points")
     points = jnp.asarray(points)
     if not jnp.issubdtype(points.dtype, jnp.floating):
         points = points.astype(jnp.float32)
-    if points.ndim < 2 or points.shape[-1] != 2 or points.shape[-2] < 1:
-        raise ValueError(
-            f"points must have shape (..., num_points, 2) with num_points >= 1, "
-            f"got {tuple(points.shape)}"
-        )
+    check_points_shape(points.shape)
     return points
 
 
@@ -196,14 +202,6 @@ def _render_points(points: jax.Array, resolution: int) -> jax.Array:
     # Two jitted stages: called eagerly they run as separate programs, which pins
     # every rounding step; under an outer jit they are inlined.
     return intensity(nearest_squared_distance(points, resolution), resolution)
-
-
-def _drawable_on_host(points: jax.Array) -> bool:
-    """Concrete (checked finite) float32 points on the CPU: nothing to trace or
-    differentiate, so the host kernel can draw them (same bits, several times faster)."""
-    if isinstance(points, jax.core.Tracer) or points.dtype != jnp.float32:
-        return False
-    return all(device.platform == "cpu" for device in points.devices())
 
 
 def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
@@ -214,19 +212,14 @@ def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
     ValueError naming the curves; under jit, grad or vmap (values unknown) its
     image is all NaN, so that a loss over it is NaN rather than silently blank.
 
-    Called eagerly on the CPU, the images are drawn by a compiled host kernel that
-    compares each pixel row only with the points near it (`host_rendering`), with
-    the same bits as the eager XLA program and several times faster. Under jit,
-    grad or vmap, and on accelerators, the XLA program runs (fused into an outer
-    jit, its exp may differ in the last bit).
+    Always the XLA program: called eagerly, as two programs whose every rounding
+    is pinned (the bits `host_rendering.render_points_on_host` reproduces on a
+    CPU, several times faster); fused into an outer jit, its exp may differ in
+    the last bit.
     """
     points, resolution = check_points(points), check_resolution(resolution)
     if not isinstance(points, jax.core.Tracer):
         check_finite_curves(points, "points")
-    if _drawable_on_host(points):
-        from squiggles.host_rendering import render_points_on_host  # numba: imported on use
-
-        return render_points_on_host(np.asarray(points), resolution)
     return _render_points(points, resolution)
 
 

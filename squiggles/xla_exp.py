@@ -9,9 +9,9 @@ flushes subnormal results to zero as XLA does. `exp_matches_xla` checks the
 result against this process's XLA, so a kernel can fall back if a future XLA
 computes exp another way.
 
-Numba caches compiled kernels per source file and does not notice edits here:
-after changing this module, clear `squiggles/__pycache__/*.nb*` so that
-`host_rendering` recompiles with it.
+The host kernel (`host_kernel`) inlines this IR. Numba's cache would key it on
+the kernel's own file only; `kernel_cache` stamps it with this file too, so an
+edit here recompiles it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from squiggles import kernel_cache
 from squiggles.rendering import intensity
+
+kernel_cache.install()  # before the njit below: numba picks a cache locator when decorating
 
 LANES = 16  # floats per vector register (AVX-512; LLVM splits them elsewhere)
 
@@ -168,4 +171,5 @@ def exp_matches_xla() -> bool:
     d2 = np.concatenate([exponents / resolution**2, special, np.zeros(10, np.float32)])
     host = d2.copy()
     _exponentiate(host, np.float32(-(resolution**2)))
-    return bool(np.array_equal(host, np.asarray(intensity(jax.device_put(d2), resolution))))
+    xla = intensity(jax.device_put(d2, jax.devices("cpu")[0]), resolution)  # XLA:CPU's exp
+    return bool(np.array_equal(host, np.asarray(xla)))

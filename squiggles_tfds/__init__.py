@@ -10,8 +10,9 @@ from squiggles_tfds import quiet  # isort: skip
 
 quiet.install_log_filters()
 
-from squiggles_tfds.configs import CONFIGS, SPLIT_STREAMS, SquigglesConfig  # noqa: E402
-from squiggles_tfds.features import CLASS_NAMES, dequantize, quantize  # noqa: E402
+# The shared constants live in `squiggles` (no TensorFlow); re-exported here.
+from squiggles import CLASS_NAMES, SPLIT_STREAMS, dequantize, quantize  # noqa: E402
+from squiggles_tfds.configs import CONFIGS, SquigglesConfig  # noqa: E402
 from squiggles_tfds.squiggles_dataset_builder import Builder  # noqa: E402
 
 __all__ = [

@@ -11,9 +11,7 @@ import dataclasses
 import tensorflow_datasets as tfds
 
 import squiggles
-
-# Each split is its own stream of the generator: no latent is ever in two splits.
-SPLIT_STREAMS = {"train": 0, "validation": 1, "test": 2}
+from squiggles.splits import SPLIT_STREAMS  # each split its own stream of the generator
 
 # The paper trains 129,600 steps of batch 512 on examples never repeated.
 PAPER_TRAIN_SIZE = 129_600 * 512  # 66,355,200

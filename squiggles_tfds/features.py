@@ -1,5 +1,6 @@
-"""The features of one example, and the conversion between stored uint8 images and
-the float images that `squiggles.render` produces."""
+"""The features of one example. The class names and the conversion between stored
+uint8 images and float images live in `squiggles` (no TensorFlow) and are
+re-exported here."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 import squiggles
+from squiggles.labels import CLASS_NAMES
+from squiggles.quantization import dequantize, quantize
 
-CLASS_NAMES = ["simple", "intersecting"]
+__all__ = ["CLASS_NAMES", "dequantize", "features", "quantize"]
 
 
 def features(family: squiggles.Family, resolution: int) -> tfds.features.FeaturesDict:
@@ -19,19 +22,7 @@ def features(family: squiggles.Family, resolution: int) -> tfds.features.Feature
             ),
             "points": tfds.features.Tensor(shape=(squiggles.NUM_POINTS, 2), dtype=np.float32),
             "latent": tfds.features.Tensor(shape=family.latent_shape, dtype=np.float32),
-            "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+            "label": tfds.features.ClassLabel(names=list(CLASS_NAMES)),
             "index": tfds.features.Scalar(dtype=np.int64),
         }
     )
-
-
-def quantize(images: np.ndarray) -> np.ndarray:
-    """Float images (..., R, R) in [0, 1] to the stored uint8 (..., R, R, 1):
-    round(255 · intensity), halves to even (NumPy's rounding)."""
-    return np.round(255 * np.asarray(images, np.float32))[..., None].astype(np.uint8)
-
-
-def dequantize(images: np.ndarray) -> np.ndarray:
-    """Stored uint8 images (..., R, R, 1) back to float32 (..., R, R) in [0, 1].
-    Within 1/510 of the rendered intensity."""
-    return np.asarray(images, np.float32)[..., 0] / 255

@@ -15,15 +15,20 @@ from typing import Any
 import numpy as np
 
 import squiggles
+from squiggles.examples import chunk_starts  # re-exported: the analyses cut runs with it too
+from squiggles.quantization import quantize
 from squiggles_tfds.configs import SquigglesConfig
-from squiggles_tfds.features import quantize
+
+__all__ = [
+    "KeyExample",
+    "beam_generate_examples",
+    "chunk_starts",
+    "chunk_to_examples",
+    "generate_examples",
+    "make_chunk",
+]
 
 KeyExample = tuple[int, dict[str, Any]]
-
-
-def chunk_starts(size: int, chunk_size: int) -> list[tuple[int, int]]:
-    """(start, count) of each chunk covering indices 0 .. size-1."""
-    return [(start, min(chunk_size, size - start)) for start in range(0, size, chunk_size)]
 
 
 def make_chunk(

@@ -8,9 +8,10 @@ import pathlib
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import dataset_metadata
 
+from squiggles.splits import SPLIT_STREAMS
+from squiggles.storage import ensure_writable_dir
 from squiggles_tfds import build_settings, configs, generation, interrupted_builds, quiet
 from squiggles_tfds.features import features
-from squiggles_tfds.storage import ensure_writable_dir
 
 _HERE = pathlib.Path(__file__).parent
 
@@ -68,9 +69,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             supervised_keys=("image", "label"),
             homepage="https://arxiv.org/abs/2204.11985",
             # Stored as metadata.json with the build; see build_settings.
-            metadata=tfds.core.MetadataDict(
-                **config.settings(), split_streams=configs.SPLIT_STREAMS
-            ),
+            metadata=tfds.core.MetadataDict(**config.settings(), split_streams=SPLIT_STREAMS),
         )
 
     def download_and_prepare(self, *args, **kwargs):
@@ -99,7 +98,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             else generation.generate_examples
         )
         return {
-            split: make(config, configs.SPLIT_STREAMS[split], size)
+            split: make(config, SPLIT_STREAMS[split], size)
             for split, size in config.split_sizes().items()
             if size > 0
         }

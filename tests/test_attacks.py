@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from experiments import attacks
+from experiments import attacks, results
 
 
 def linear_loss(w, b, labels):
@@ -111,10 +111,10 @@ def test_latent_attack_that_flips_the_true_label_is_counted_as_such():
     after = attacks.true_labels(z, family)
     assert after[0]
     # The model still says "simple": wrong against the recomputed label.
-    summary = attacks.latent_attack_summary([False], before, after)
+    summary = results.latent_attack_summary([False], before, after)
     assert summary == {"accuracy_vs_recomputed_label": 0.0, "label_unchanged": 0.0}
     # Saying "crossing" is right: the attack changed the truth, not fooled the model.
-    summary = attacks.latent_attack_summary([True], before, after)
+    summary = results.latent_attack_summary([True], before, after)
     assert summary["accuracy_vs_recomputed_label"] == 1.0
     # Through the renderer the attack runs and stays in the ε-ball.
     moved = attacks.latent_pgd(ink_in_bottom_rows, family, z0, 0.3, steps=10, resolution=20)

@@ -1,3 +1,4 @@
+import jax
 import numpy as np
 import pytest
 
@@ -62,3 +63,42 @@ def test_a_count_that_cannot_fit_is_refused_before_anything_is_allocated():
         ValueError, match=r"1,000,000,000 examples of Taylor.* need about [\d,]+ bytes .* available"
     ):
         squiggles.generate_examples(squiggles.Taylor(), 10**9)
+
+
+@pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet(width=25)])
+def test_the_host_and_xla_renderers_give_the_same_bits(family):
+    host = squiggles.generate_examples(family, 130, seed=4, resolution=36, renderer="host")
+    xla = squiggles.generate_examples(family, 130, seed=4, resolution=36, renderer="xla")
+    for field in ("index", "latent", "points", "label", "image"):
+        np.testing.assert_array_equal(
+            np.asarray(getattr(host, field)), np.asarray(getattr(xla, field)), err_msg=field
+        )
+
+
+def test_auto_draws_on_the_host_when_the_default_backend_is_the_cpu(monkeypatch):
+    from squiggles import renderers
+
+    drawn = []
+    for name in ("render_points_on_host", "render_points"):
+        real = getattr(renderers, name)
+        monkeypatch.setattr(
+            renderers, name, lambda *a, name=name, real=real: drawn.append(name) or real(*a)
+        )
+    for backend, expected in (("cpu", "render_points_on_host"), ("gpu", "render_points")):
+        monkeypatch.setattr(jax, "default_backend", lambda backend=backend: backend)
+        squiggles.generate_examples(squiggles.Taylor(), 3, resolution=8)
+        assert drawn.pop() == expected and drawn == []
+    assert renderers.resolve_renderer("host") == "host"
+    assert renderers.resolve_renderer("xla") == "xla"
+
+
+def test_an_unknown_renderer_is_refused_before_work():
+    with pytest.raises(ValueError, match="renderer must be one of auto, host, xla, got 'numba'"):
+        squiggles.generate_examples(squiggles.Taylor(), 5, renderer="numba")
+
+
+def test_chunk_starts_cover_a_range_once_in_order():
+    assert squiggles.chunk_starts(10, 4) == [(0, 4), (4, 4), (8, 2)]
+    assert squiggles.chunk_starts(8, 4) == [(0, 4), (4, 4)]
+    assert squiggles.chunk_starts(3, 10) == [(0, 3)]
+    assert squiggles.chunk_starts(0, 10) == []

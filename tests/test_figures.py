@@ -1,7 +1,8 @@
-"""The figures binary's inputs, and what Fig. 7 and Fig. 8 show, on synthetic results."""
+"""The figures binary: its inputs, what Fig. 7 and Fig. 8 show on synthetic results, and
+every figure drawn from a real tiny analysis run without attacking or generating."""
 
 import json
-from types import SimpleNamespace
+import pathlib
 
 import matplotlib
 import numpy as np
@@ -10,7 +11,10 @@ from absl import app, flags
 from etils import epath
 
 import squiggles
-from experiments import attack_lib, figures
+from experiments import attacks, eval_lib, figures, runs
+from experiments.drawing import boundary, errors, examples
+from experiments.examples import TestExamples
+from experiments.results import AttackResults
 
 
 def test_no_inputs_is_a_usage_error_that_writes_nothing(tmp_path, capsys):
@@ -29,14 +33,14 @@ def test_no_inputs_is_a_usage_error_that_writes_nothing(tmp_path, capsys):
 
 
 def boundary_results():
-    """A boundary run's summary and distances: 3 examples (one never reaches the
-    boundary), 1 misclassified, none successfully attacked."""
+    """A boundary run's summary, its groups and refined distances: 3 examples (one never
+    reaches the boundary), 1 misclassified, none successfully attacked."""
     epsilons = [0.1, 0.5, 1.0, 2.0]
-    distances = [
-        {"all": "1", "misclassified": "0", "attack_succeeded": "0", "refined_distance": "0.3"},
-        {"all": "1", "misclassified": "1", "attack_succeeded": "0", "refined_distance": "0.7"},
-        {"all": "1", "misclassified": "0", "attack_succeeded": "0", "refined_distance": "inf"},
-    ]
+    members = {
+        "all": np.array([1, 1, 1], bool),
+        "misclassified": np.array([0, 1, 0], bool),
+        "attack_succeeded": np.array([0, 0, 0], bool),
+    }
     summary = {
         "epsilons": epsilons,
         "cumulative_fraction": {
@@ -47,7 +51,7 @@ def boundary_results():
                                  "refined": [float("nan")] * 4},
         },
     }  # fmt: skip
-    return summary, distances
+    return summary, members, np.array([0.3, 0.7, np.inf])
 
 
 def visible(line) -> bool:
@@ -61,7 +65,7 @@ def visible(line) -> bool:
 
 
 def test_fig8_legend_lists_only_lines_that_are_drawn():
-    figure, rows = figures.draw_distance_cdfs(*boundary_results())
+    figure, rows = boundary.draw_distance_cdfs(*boundary_results())
     ax = figure.axes[0]
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == [
@@ -70,40 +74,52 @@ def test_fig8_legend_lists_only_lines_that_are_drawn():
     ]  # fmt: skip
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert all(visible(lines[label]) for label in labels)
+    # The bisection CDF of "all" steps at the two finite distances, up to 2 of 3 found.
+    x, y = lines["all (3), bisection"].get_data()
+    assert list(x) == [0.3, 0.3, 0.7, 2.0] and list(y) == pytest.approx([0, 1 / 3, 2 / 3, 2 / 3])
     notes = " ".join(text.get_text() for text in ax.texts)
     assert "attack succeeded: no examples" in notes
     assert len(rows) == 3 * 4  # the CSV still holds every group
     matplotlib.pyplot.close(figure)
 
 
+def write_settings(run: pathlib.Path, family: squiggles.Family, resolution: int) -> str:
+    """The settings.json of an analysis run, as far as figures read it."""
+    run.mkdir()
+    model = {"family": str(family), "resolution": resolution,
+             "noise": {"sigma": 0.0, "sigma_max": 0.0}}  # fmt: skip
+    (run / "settings.json").write_text(json.dumps({"model": model}))
+    return str(run)
+
+
 @pytest.fixture
-def attack_results(monkeypatch):
-    """Synthetic pixel and latent results of 6 Taylor examples at one ε, patched in
-    where fig 7 reads them. Example by example (label, clean prediction, attacked):
-    0 right -> fooled, 1 right -> right, 2 wrong (clean error) -> wrong,
-    3 right -> fooled, 4 wrong -> wrong, 5 right -> right."""
+def attack_results(monkeypatch, tmp_path):
+    """Synthetic pixel and latent results of 6 Taylor examples at one ε, returned by
+    runs.read_results for the two runs it names. Example by example (label, clean
+    prediction, attacked): 0 right -> fooled, 1 right -> right, 2 wrong (clean error) ->
+    wrong, 3 right -> fooled, 4 wrong -> wrong, 5 right -> right."""
     family, resolution, n = squiggles.Taylor(), 16, 6
     labels = np.array([1, 0, 1, 0, 1, 0], bool)
     clean = np.where([1, 1, 0, 1, 0, 1], labels, ~labels).astype(np.float32) * 0.8 + 0.1
     attacked = np.where([0, 1, 0, 0, 0, 1], labels, ~labels).astype(np.float32) * 0.8 + 0.1
     latents = np.asarray(squiggles.sample_latents(family, n, seed=0, stream=2))
-    common = {"index": np.arange(n), "epsilon": np.array([0.5]), "label_before": labels,
-              "clean_probability": clean, "probability": attacked[None]}  # fmt: skip
+    common = dict(index=np.arange(n), epsilon=np.array([0.5]), label_before=labels,
+                  label_after=labels[None], clean_probability=clean, probability=attacked[None],
+                  norm=np.zeros((1, n), np.float32))  # fmt: skip
+    images = np.zeros((n, resolution, resolution), np.float16)
     results = {
-        "pixel": {**common, "attacked": np.zeros((1, n, resolution, resolution), np.float16)},
-        "latent": {**common, "attacked": latents[None], "label_after": labels[None]},
+        "pixel": AttackResults(**common, attacked=images[None], clean=images),
+        "latent": AttackResults(**common, attacked=latents[None], clean=latents),
     }
-    chunk = SimpleNamespace(images=np.zeros((n, resolution, resolution), np.float32),
-                            labels=labels, indices=np.arange(n), latents=latents)  # fmt: skip
-    monkeypatch.setattr(figures, "_family_and_resolution", lambda run: (family, resolution))
-    monkeypatch.setattr(figures, "_label", lambda run: "run (σ=0)")
-    monkeypatch.setattr(attack_lib, "read_results", lambda run, attack: results[attack])
-    monkeypatch.setattr(attack_lib.Chunk, "load", lambda *args: chunk)
+    runs_ = {write_settings(tmp_path / name, family, resolution): name for name in results}
+    monkeypatch.setattr(runs, "read_results", lambda run, name: results[runs_[run]])
+    return str(tmp_path / "pixel"), str(tmp_path / "latent")
 
 
 def test_fig7_says_that_clean_errors_are_left_out_of_the_attack_panels(attack_results, tmp_path):
+    pixel_run, latent_run = attack_results
     out = epath.Path(tmp_path)
-    path = figures.error_grids(["pixel_run"], "latent_run", 0.5, 0.5, out, per_cell=4)
+    path = errors.error_grids([pixel_run], latent_run, 0.5, 0.5, out, per_cell=4)
     assert path.exists()
     record = json.loads((out / "fig7_errors_by_class.json").read_text())
     shown = {}
@@ -116,6 +132,108 @@ def test_fig7_says_that_clean_errors_are_left_out_of_the_attack_panels(attack_re
         "generalisation errors": [2, 4], "latent PGD errors": [0, 3], "pixel PGD errors": [0, 3],
     }  # fmt: skip
     assert "clean errors excluded" in record[2]["selection"]
-    figure = matplotlib.pyplot.gcf()
+    assert [row["count"] for row in record] == [0, 2, 1, 1, 1, 1]  # "N shown of M": the M
+    panels = errors.panels([pixel_run], latent_run, 0.5, 0.5)
+    figure, _ = errors.draw_error_grids(panels, per_cell=4)
     assert "clean errors excluded" in figure._suptitle.get_text().replace("\n", " ")
+    titles = [t.get_text() for sub in figure.subfigs for p in sub.subfigs for t in [p._suptitle]]
+    assert "true intersecting: 1 shown of 1" in [t.replace("\n", " ") for t in titles]
     matplotlib.pyplot.close(figure)
+
+
+def test_fig11_shows_only_fooled_examples(attack_results, tmp_path):
+    pixel_run, latent_run = attack_results
+    out = epath.Path(tmp_path)
+    examples.side_by_side(pixel_run, latent_run, 0.5, 0.5, out)
+    record = json.loads((out / "fig11_side_by_side.json").read_text())
+    assert [(row["space"], row["index"]) for row in record] == [
+        ("pixel", 0), ("pixel", 3), ("latent", 0), ("latent", 3),
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- a real tiny analysis run
+
+EPSILONS = {"pixel": (0.3, 1.2, 4.8), "noise": (0.3, 1.2, 4.8), "latent": (0.3, 2.4)}
+
+
+def test_the_shared_analyses_hold_the_grids_these_tests_ask_for(tiny_analyses):
+    stored = runs.read_settings(tiny_analyses)["analyses"]
+    assert {name: tuple(stored[name]["epsilons"]) for name in EPSILONS} == EPSILONS
+    assert "boundary" in stored
+
+
+@pytest.fixture
+def no_attacks_or_examples(monkeypatch):
+    """Figures only draw: attacking, generating examples or restoring a model fails."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a figure attacked, generated examples or restored a model")
+
+    for owner, name in [(attacks, "run_pgd"), (attacks, "attack_subset"),
+                        (squiggles, "generate_examples"), (eval_lib, "load_run"),
+                        (runs, "load_model")]:  # fmt: skip
+        monkeypatch.setattr(owner, name, refuse)
+    monkeypatch.setattr(TestExamples, "load", classmethod(refuse))
+
+
+FILES = {
+    "fig3_attacked_curve": "json", "fig7_errors_by_class": "json", "fig8_boundary_distance": "csv",
+    "fig9_latent_attacks": "csv", "fig10_pgd_vs_noise": "csv", "fig11_side_by_side": "json",
+}  # fmt: skip
+
+
+def test_every_figure_is_drawn_from_a_real_run_without_attacking(
+    tiny_analyses, no_attacks_or_examples, tmp_path, capsys
+):
+    out = tmp_path / "figures"
+    run = tiny_analyses
+    flags.FLAGS(["figures", f"--out={out}", f"--attack_runs={run}", f"--latent_run={run}",
+                 f"--boundary_run={run}", "--pixel_epsilon=4.8", "--latent_epsilon=2.4",
+                 "--curve_epsilons=0.3", "--curve_index=2"])  # fmt: skip
+    try:
+        figures.main(["figures"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert "wrote fig10_pgd_vs_noise.png" in capsys.readouterr().out
+    pixel, latent = runs.read_results(run, "pixel"), runs.read_results(run, "latent")
+    fooled = [("pixel", int(i)) for i in np.flatnonzero(pixel.fooled[pixel.at(4.8)])[:4]]
+    fooled += [("latent", int(i)) for i in np.flatnonzero(latent.fooled[latent.at(2.4)])[:4]]
+    if not fooled:
+        pytest.fail("the tiny run has no successful attack: fig 11 would not be drawn")
+    for name, numbers in FILES.items():
+        assert (out / f"{name}.png").stat().st_size > 0, name
+        assert (out / f"{name}.{numbers}").stat().st_size > 0, name
+    rows = (out / "fig10_pgd_vs_noise.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * len(EPSILONS["pixel"])
+    record = json.loads((out / "fig3_attacked_curve.json").read_text())
+    assert record["index"] == 2 and record["true_label"] in squiggles.CLASS_NAMES
+    assert [(a["space"], a["epsilon"]) for a in record["attacks"]] == [
+        ("pixel", 0.3),
+        ("latent", 0.3),
+    ]
+    assert record["attacks"][0]["probability_intersecting"] == pytest.approx(
+        float(pixel.probability[0, 2])
+    )
+    side = json.loads((out / "fig11_side_by_side.json").read_text())
+    assert [(row["space"], row["index"]) for row in side] == fooled
+
+
+def test_fig3_takes_every_stored_pixel_epsilon_without_a_latent_run(
+    tiny_analyses, no_attacks_or_examples, tmp_path
+):
+    out = epath.Path(tmp_path)
+    examples.attacked_curve(tiny_analyses, None, 0, list(EPSILONS["pixel"]), out)
+    record = json.loads((out / "fig3_attacked_curve.json").read_text())
+    assert [a["epsilon"] for a in record["attacks"]] == list(EPSILONS["pixel"])
+    assert {a["space"] for a in record["attacks"]} == {"pixel"}
+
+
+def test_an_epsilon_missing_from_the_stored_grid_is_a_clear_error(tiny_analyses, tmp_path):
+    out = epath.Path(tmp_path)
+    with pytest.raises(ValueError, match=r"\(latent\): no results at ε=1.2; the run has ε"):
+        examples.attacked_curve(tiny_analyses, tiny_analyses, 0, [0.3, 1.2], out)
+    with pytest.raises(ValueError, match=r"\(pixel\): no results at ε=0.7"):
+        errors.error_grids([tiny_analyses], None, 0.7, 2.4, out)
+    with pytest.raises(ValueError, match="test example 99 is not among the 10"):
+        examples.attacked_curve(tiny_analyses, None, 99, [0.3], out)
+    assert not list(out.iterdir())  # nothing half-written

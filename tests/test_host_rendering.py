@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import squiggles
-from squiggles import host_rendering, xla_exp
+from squiggles import host_kernel, host_rendering, xla_exp
 from squiggles.rendering import _render_points, intensity
 
 
@@ -39,7 +39,7 @@ def test_same_bits_for_points_on_centres_on_edges_and_far_outside():
     )
 
 
-@pytest.mark.parametrize("radius", [host_rendering.WINDOW_RADIUS, host_rendering.XLA_EXP_RADIUS])
+@pytest.mark.parametrize("radius", [host_kernel.WINDOW_RADIUS, host_kernel.XLA_EXP_RADIUS])
 def test_a_point_beyond_the_row_radius_gives_exactly_zero_in_xla(radius):
     # The kernel ignores points more than radius + 0.5 rows (or columns) from a
     # pixel; that is exact only while XLA's exp of such a distance is 0.
@@ -69,7 +69,7 @@ def test_the_kernels_exp_is_xlas_to_the_bit():
 def test_without_the_in_place_exp_xla_takes_it_with_the_same_bits(monkeypatch):
     family = squiggles.SineNet(width=20)
     points = np.asarray(squiggles.points(squiggles.sample_latents(family, 9), family))
-    monkeypatch.setattr(host_rendering, "exp_matches_xla", lambda: False)
+    monkeypatch.setattr(xla_exp, "exp_matches_xla", lambda: False)
     images = host_rendering.render_points_on_host(points, 33)
     np.testing.assert_array_equal(images, xla_images(points, 33))
 
@@ -94,30 +94,81 @@ def test_leading_axes_and_an_empty_batch():
     assert host_rendering.render_points_on_host(points[:0], 16).shape == (0, 16, 16)
 
 
-def test_render_points_draws_concrete_points_on_the_host_and_traces_with_xla(monkeypatch):
+def test_render_points_always_runs_the_xla_program_and_the_host_path_is_explicit(monkeypatch):
     points = squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 4))
     calls = []
-    real = host_rendering.render_points_on_host
+    real = host_kernel.draw
 
     def spy(*args):
         calls.append(args)
         return real(*args)
 
-    monkeypatch.setattr(host_rendering, "render_points_on_host", spy)
-    eager = squiggles.render_points(points, 24)
-    assert len(calls) == 1
-    np.testing.assert_array_equal(eager, xla_images(points, 24))
-
+    monkeypatch.setattr(host_kernel, "draw", spy)
+    eager = squiggles.render_points(points, 24)  # concrete float32 on the CPU: still XLA
     jitted = jax.jit(squiggles.render_points, static_argnums=1)(points, 24)
     grad = jax.grad(lambda p: squiggles.render_points(p, 24).sum())(points)
     vmapped = jax.vmap(lambda p: squiggles.render_points(p, 24))(points)
-    assert len(calls) == 1  # traced calls never reach the host kernel
+    assert calls == []
+    np.testing.assert_array_equal(eager, xla_images(points, 24))
     np.testing.assert_allclose(jitted, eager, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(vmapped, eager, rtol=1e-5, atol=1e-7)
     assert jnp.isfinite(grad).all()
 
-    squiggles.render_points(points.astype(jnp.float16), 24)  # not float32: XLA
+    on_host = squiggles.render_points_on_host(points, 24)
     assert len(calls) == 1
+    np.testing.assert_array_equal(on_host, eager)
+    assert on_host.devices() == {jax.devices("cpu")[0]}
+
+
+@pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet(width=30)])
+def test_render_on_host_has_the_bits_of_eager_render(family):
+    z = squiggles.sample_latents(family, 70, seed=5)
+    for latents in (z, np.asarray(z), z[3], z.reshape(2, 35, *family.latent_shape)):
+        images = squiggles.render_on_host(latents, family, 28)
+        assert images.shape == (*latents.shape[: -len(family.latent_shape)], 28, 28)
+        np.testing.assert_array_equal(images, squiggles.render(latents, family, 28))
+
+
+def test_the_host_path_refuses_traced_input_with_a_clear_error():
+    points = squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 2))
+    with pytest.raises(TypeError, match=r"traced .* use squiggles.render_points"):
+        jax.jit(squiggles.render_points_on_host, static_argnums=1)(points, 16)
+    with pytest.raises(TypeError, match=r"traced .* use squiggles.render"):
+        jax.grad(lambda z: squiggles.render_on_host(z, resolution=16).sum())(
+            squiggles.sample_latents(squiggles.Taylor(), 2)
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64, np.int32])
+def test_the_host_path_refuses_other_dtypes_than_float32(dtype):
+    points = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 2)))
+    with pytest.raises(TypeError, match=f"draws float32 points, got {np.dtype(dtype).name}"):
+        squiggles.render_points_on_host(points.astype(dtype), 16)
+    z = np.asarray(squiggles.sample_latents(squiggles.Taylor(), 2))
+    with pytest.raises(TypeError, match=f"draws float32 latents, got {np.dtype(dtype).name}"):
+        squiggles.render_on_host(z.astype(dtype), resolution=16)
+
+
+def test_the_host_path_checks_its_input_as_render_does():
+    points = np.array(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 3)))
+    with pytest.raises(ValueError, match=r"\(\.\.\., num_points, 2\)"):
+        squiggles.render_points_on_host(points[..., :1], 16)
+    with pytest.raises(ValueError, match="resolution must be >= 2"):
+        squiggles.render_points_on_host(points, 1)
+    with pytest.raises(ValueError, match="points must be real numbers"):
+        squiggles.render_points_on_host(points.astype(np.complex64), 16)
+    points[2, 4, 0] = np.inf
+    with pytest.raises(ValueError, match=r"1 curve\(s\) hold NaN or inf, the first at index \(2,"):
+        squiggles.render_points_on_host(points, 16)
+    z = np.array(squiggles.sample_latents(squiggles.Taylor(), 2))
+    z[1, 0, 3] = np.nan
+    with pytest.raises(ValueError, match=r"latents must be finite; 1 curve\(s\)"):
+        squiggles.render_on_host(z, resolution=16)
+    huge = np.full((1, 2, 7), 3e38, np.float32)  # finite latents whose curve overflows
+    with pytest.raises(ValueError, match="points must be finite"):
+        squiggles.render_on_host(huge, resolution=16)
+    with pytest.raises(ValueError, match=r"latents for Taylor.* must have shape"):
+        squiggles.render_on_host(np.zeros((2, 3), np.float32))
 
 
 def test_non_finite_points_are_refused_and_the_xla_program_makes_them_nan():
@@ -126,6 +177,8 @@ def test_non_finite_points_are_refused_and_the_xla_program_makes_them_nan():
     points[1, 7] = [np.inf, -np.inf]
     with pytest.raises(ValueError, match=r"2 curve\(s\) hold NaN or inf"):
         squiggles.render_points(points, 12)
+    with pytest.raises(ValueError, match=r"2 curve\(s\) hold NaN or inf"):
+        squiggles.render_points_on_host(points, 12)
     images = xla_images(points, 12)
     assert np.isnan(images[:2]).all()
     np.testing.assert_array_equal(images[2], squiggles.render_points(points[2], 12))

@@ -2,13 +2,15 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from experiments.models import ResNet
+from experiments.models import ResNet, parameter_count
 
 
-def resnet_parameter_count(stage_sizes, width, in_channels=1, classes=2) -> int:
-    """Counted from the architecture: 3×3 convolutions without bias, BatchNorm scale
-    and offset, 1×1 projection shortcuts where the shape changes, a dense head."""
-    count = 7 * 7 * in_channels * width + 2 * width  # stem conv + BN
+def resnet_parameter_count(stage_sizes, width, stem="imagenet", in_channels=1, classes=2) -> int:
+    """Counted from the architecture: a 7×7 (imagenet) or 3×3 (small) stem convolution and
+    3×3 convolutions without bias, BatchNorm scale and offset, 1×1 projection shortcuts where
+    the shape changes, a dense head."""
+    kernel = {"imagenet": 7, "small": 3}[stem]
+    count = kernel * kernel * in_channels * width + 2 * width  # stem conv + BN
     channels = width
     for stage, blocks in enumerate(stage_sizes):
         features = width * 2**stage
@@ -22,9 +24,25 @@ def resnet_parameter_count(stage_sizes, width, in_channels=1, classes=2) -> int:
 
 
 def test_resnet34_parameter_count():
-    variables = ResNet().init(jax.random.key(0), jnp.zeros((1, 60, 60)))
-    count = sum(x.size for x in jax.tree.leaves(variables["params"]))
-    assert count == resnet_parameter_count((3, 4, 6, 3), 64) == 21_279_426
+    assert parameter_count(ResNet(), 60) == resnet_parameter_count((3, 4, 6, 3), 64) == 21_279_426
+
+
+def test_parameter_count_of_the_tiny_model_by_hand_and_by_initialisation():
+    # stem 3·3·1·4 + 2·4 = 44; stage 0 (4 → 4): 2 × (9·4·4 + 2·4) = 304; stage 1 (4 → 8):
+    # 9·4·8 + 16 + 9·8·8 + 16 + 1·4·8 + 16 (shortcut) = 944; head 8·2 + 2 = 18.
+    model = ResNet(stage_sizes=(1, 1), width=4, stem="small")
+    variables = model.init(jax.random.key(0), jnp.zeros((1, 16, 16)))
+    initialised = sum(x.size for x in jax.tree.leaves(variables["params"]))
+    assert parameter_count(model, 16) == initialised == 44 + 304 + 944 + 18 == 1310
+    assert resnet_parameter_count((1, 1), 4, stem="small") == 1310
+    # Batch statistics are state, not parameters.
+    assert sum(x.size for x in jax.tree.leaves(variables["batch_stats"])) > 0
+
+
+def test_parameter_count_does_not_depend_on_the_resolution():
+    model = ResNet(stage_sizes=(1, 1), width=4, stem="imagenet")
+    assert parameter_count(model, 16) == parameter_count(model, 60)
+    assert parameter_count(model, 16) == resnet_parameter_count((1, 1), 4)
 
 
 @pytest.mark.parametrize("stem", ["imagenet", "small"])

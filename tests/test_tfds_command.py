@@ -14,6 +14,8 @@ import tensorflow_datasets as tfds
 import squiggles_tfds
 from squiggles_tfds import verify
 
+pytestmark = pytest.mark.e2e  # every test here runs `tfds` in a subprocess
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TFDS = [sys.executable, "-m", "tensorflow_datasets.scripts.cli.main"]
 CUSTOM = {

@@ -84,13 +84,17 @@ def test_tfds_source_with_a_missing_dataset_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("source", ["online", "tfds"])
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(
-    source, tiny_tfds_dir, tmp_path, monkeypatch
+    source, tiny_tfds_dir, tiny_run, tmp_path, monkeypatch
 ):
     config = tiny_config(**{
         "data.source": source, "data.tfds_name": "squiggles/tiny16",
         "data.data_dir": str(tiny_tfds_dir),
     })  # fmt: skip
-    uninterrupted = train_lib.train_and_evaluate(config, str(tmp_path / "straight"))
+    if source == "online":  # the shared run is this one uninterrupted (it reads no tfds setting)
+        uninterrupted, _ = train_lib.restore_state(tiny_run)
+        assert int(uninterrupted.step) == 6
+    else:
+        uninterrupted = train_lib.train_and_evaluate(config, str(tmp_path / "straight"))
 
     real_batches = data.train_batches
 
@@ -246,20 +250,17 @@ def snapshot(directory, skip=(locking.LOCK_FILE,)) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A tiny run of 6 steps with checkpoints at steps 3 and 6."""
-    workdir = tmp_path_factory.mktemp("finished")
-    train_lib.train_and_evaluate(tiny_config(), str(workdir))
-    return workdir
-
-
 # orbax leaves the coroutines of a failed restore unawaited (reported when collected);
-# the library reports the failure itself, in one warning.
-FAILED_RESTORE = pytest.mark.filterwarnings(
+# the library reports the failure itself, in one warning. `collect_failed_restores` collects
+# them before the test ends, so that no later test reports them.
+IGNORE_LEFTOVERS = pytest.mark.filterwarnings(
     "ignore:coroutine .* was never awaited:RuntimeWarning",
     "ignore::pytest.PytestUnraisableExceptionWarning",
 )
+
+
+def FAILED_RESTORE(test):
+    return IGNORE_LEFTOVERS(pytest.mark.usefixtures("collect_failed_restores")(test))
 
 
 def corrupt(workdir, step):
@@ -273,10 +274,10 @@ def corrupt(workdir, step):
 
 @FAILED_RESTORE
 def test_reading_a_run_skips_a_corrupt_newest_checkpoint_and_writes_nothing(
-    finished_run, tmp_path, caplog
+    tiny_run, tmp_path, caplog
 ):
     copy = tmp_path / "copy"
-    shutil.copytree(finished_run, copy)
+    shutil.copytree(tiny_run, copy)
     corrupt(copy, 6)
     before = snapshot(copy)
     state, _ = train_lib.restore_state(str(copy))
@@ -289,16 +290,16 @@ def test_reading_a_run_skips_a_corrupt_newest_checkpoint_and_writes_nothing(
 
 
 @FAILED_RESTORE
-def test_training_resumes_from_the_newest_checkpoint_that_restores(finished_run, tmp_path, caplog):
+def test_training_resumes_from_the_newest_checkpoint_that_restores(tiny_run, tmp_path, caplog):
     copy = tmp_path / "copy"
-    shutil.copytree(finished_run, copy)
+    shutil.copytree(tiny_run, copy)
     corrupt(copy, 6)
     corrupt_bytes = {p.name: p.read_bytes() for p in (copy / "checkpoints" / "6").rglob("*")
                      if p.is_file()}  # fmt: skip
     state = train_lib.train_and_evaluate(tiny_config(), str(copy))
     assert int(state.step) == 6
     # The same weights as the run that was never corrupted: it redid steps 4 to 6.
-    original, _ = train_lib.restore_state(str(finished_run))
+    original, _ = train_lib.restore_state(tiny_run)
     for a, b in zip(params_of(original), params_of(state), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     kept = [p for p in (copy / "checkpoints").iterdir() if p.name.startswith("corrupt-6-")]
@@ -313,9 +314,9 @@ def test_training_resumes_from_the_newest_checkpoint_that_restores(finished_run,
 
 
 @FAILED_RESTORE
-def test_when_no_checkpoint_restores_training_stops_and_keeps_them(finished_run, tmp_path):
+def test_when_no_checkpoint_restores_training_stops_and_keeps_them(tiny_run, tmp_path):
     copy = tmp_path / "copy"
-    shutil.copytree(finished_run, copy)
+    shutil.copytree(tiny_run, copy)
     corrupt(copy, 3)
     corrupt(copy, 6)
     before = snapshot(copy)
@@ -324,12 +325,13 @@ def test_when_no_checkpoint_restores_training_stops_and_keeps_them(finished_run,
     assert snapshot(copy) == before
 
 
-def test_a_workdir_of_another_config_is_refused(tmp_path):
-    train_lib.train_and_evaluate(tiny_config(num_steps=1), str(tmp_path))
+def test_a_workdir_of_another_config_is_refused(tiny_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    before = snapshot(copy)
     with pytest.raises(ValueError, match=r"different config \(model differ\)"):
-        train_lib.train_and_evaluate(
-            tiny_config(**{"num_steps": 1, "model.width": 8}), str(tmp_path)
-        )
+        train_lib.train_and_evaluate(tiny_config(**{"model.width": 8}), str(copy))
+    assert snapshot(copy) == before
 
 
 def test_unwritable_workdir(tmp_path):

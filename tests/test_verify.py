@@ -159,6 +159,7 @@ def test_known_harmless_log_records_are_dropped(caplog):
     ]
 
 
+@pytest.mark.e2e
 def test_the_command_prints_one_line_when_nothing_is_built(tmp_path):
     """As users run it, in a fresh interpreter: no start-up noise around the error."""
     result = subprocess.run(

@@ -1,0 +1,116 @@
+"""What the attack analyses share: checks of ε grids and PGD settings, the arrays of
+a chunk, and the summary and table of attack results."""
+
+from __future__ import annotations
+
+import numbers
+
+import ml_collections
+import numpy as np
+
+from experiments.examples import TestExamples
+from experiments.results import AttackResults, latent_attack_summary, predicted
+
+# Arrays of attack results that hold examples on axis 1, one row per ε.
+PER_EPSILON = ("label_after", "probability", "norm", "found_at", "attacked")
+
+
+def check_epsilons(settings: ml_collections.ConfigDict, field: str = "epsilons") -> None:
+    """A non-empty, strictly increasing grid of positive finite radii."""
+    grid = settings[field]
+    values = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
+    if not values or not all(_is_number(e) and 0 < e < float("inf") for e in values):
+        raise ValueError(f"{field} must be positive finite numbers, got {grid}")
+    if list(values) != sorted(set(values)):
+        raise ValueError(f"{field} must be strictly increasing, got {grid}")
+
+
+def check_pgd(settings: ml_collections.ConfigDict) -> None:
+    """steps >= 0, step_fraction > 0, block >= 0 (0: one fori_loop)."""
+    check_integer(settings, "steps", 0)
+    check_integer(settings, "block", 0, "(0: one fori_loop)")
+    if not (_is_number(settings.step_fraction) and settings.step_fraction > 0):
+        raise ValueError(f"step_fraction must be a number > 0, got {settings.step_fraction!r}")
+
+
+def check_integer(
+    settings: ml_collections.ConfigDict, field: str, minimum: int, note: str = ""
+) -> None:
+    value = settings[field]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{field} must be an integer >= {minimum}{' ' + note if note else ''}, "
+                         f"got {value!r}")  # fmt: skip
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def empty_results(examples: TestExamples, epsilons, attacked=None) -> dict[str, np.ndarray]:
+    """The arrays of one chunk of attack results, before any ε is done; `attacked`
+    gives the shape and dtype of one attacked input (None: not stored)."""
+    count, grid = len(examples.labels), len(epsilons)
+    results = {
+        "index": examples.indices,
+        "epsilon": np.asarray(epsilons, np.float64),
+        "label_before": examples.labels,
+        "label_after": np.repeat(examples.labels[None], grid, axis=0),
+        "probability": np.zeros((grid, count), np.float32),
+        "norm": np.zeros((grid, count), np.float32),
+        "found_at": np.repeat(np.arange(grid, dtype=np.int32)[:, None], count, axis=1),
+    }
+    if attacked is not None:
+        shape, dtype = attacked
+        results["attacked"] = np.zeros((grid, count, *shape), dtype)
+    return results
+
+
+def accuracy(probability: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predicted(probability) == np.asarray(labels, bool)))
+
+
+def summarise_attack(results: AttackResults, kind: str) -> dict:
+    """Per-ε figures of an attack (docs/attacks.md says what each means)."""
+    nan = float("nan")
+    rows = []
+    for k, epsilon in enumerate(results.epsilon):
+        row = {
+            "epsilon": float(epsilon),
+            "accuracy": float(np.mean(results.correct[k])),
+            "mean_norm": float(np.mean(results.norm[k])),
+            "max_norm": float(np.max(results.norm[k])),
+        }
+        if kind == "pixel":
+            # Of the examples right before the attack (NaN when there are none).
+            right = results.clean_correct
+            row["success_rate"] = float(np.mean(results.fooled[k][right])) if right.any() else nan
+        if kind == "latent":
+            before, after = results.label_before, results.label_after[k]
+            row.update(
+                latent_attack_summary(results.predicted[k], before, after),
+                accuracy_vs_original_label=float(np.mean(results.predicted[k] == before)),
+                label_unchanged_and_misclassified=float(
+                    np.mean(~results.label_changed[k] & ~results.correct[k])
+                ),
+            )
+        rows.append(row)
+    return {"clean_accuracy": float(np.mean(results.clean_correct)), "per_epsilon": rows}
+
+
+def attack_table(results: AttackResults) -> list[dict]:
+    """One row per example and ε."""
+    clean = results.clean_predicted.astype(int)
+    return [
+        {
+            "index": int(index),
+            "epsilon": float(epsilon),
+            "label_before": int(results.label_before[i]),
+            "label_after": int(results.label_after[k, i]),
+            "clean_prediction": clean[i],
+            "prediction": int(results.predicted[k, i]),
+            "probability": f"{float(results.probability[k, i]):.6f}",
+            "norm": f"{float(results.norm[k, i]):.6g}",
+        }  # fmt: skip
+        for k, epsilon in enumerate(results.epsilon)
+        for i, index in enumerate(results.index)
+    ]

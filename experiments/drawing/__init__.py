@@ -1,0 +1,11 @@
+"""The figures of `experiments.figures`, drawn from the stored results of analysis runs
+(`experiments.runs.read_results`, summary.json and the CSVs beside it) and never from new
+attacks or generated examples. One module per kind of figure:
+
+  common      pyplot without a display, image panels, run labels, the files written beside
+  accuracy    accuracy against ε: pixel PGD and noise (fig 10), latent PGD (fig 9)
+  boundary    distances to the true decision boundary (fig 8)
+  examples    pictures of attacked examples: one curve at several ε (fig 3), side by
+              side with the perturbation (fig 11)
+  errors      errors grouped by true class (fig 7)
+"""

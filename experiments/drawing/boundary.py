@@ -1,0 +1,94 @@
+"""Fig. 8: the fraction of test latents within ε of the true decision boundary, for all
+examples and for each group the boundary analysis records (misclassified, attacked
+successfully): the grid estimate sampled on the ε grid, the bisection-refined distance as
+an empirical CDF."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+from etils import epath
+
+from experiments import runs
+from experiments.drawing import common
+
+
+def distance_cdfs(boundary_run: str, out: epath.Path) -> epath.Path:
+    """Fig. 8 from a run's boundary summary, its refined distances and boundary.csv's
+    group columns."""
+    summary = runs.read_summary(boundary_run) or {}
+    if "boundary" not in summary:
+        raise ValueError(f"{boundary_run} holds no finished boundary analysis")
+    results = runs.read_results(boundary_run, "boundary")
+    groups = list(summary["boundary"]["cumulative_fraction"])
+    members = group_members(boundary_run, groups, results.index)
+    figure, rows = draw_distance_cdfs(summary["boundary"], members, results.refined_distance)
+    common.write_rows(out / "fig8_boundary_distance.csv", rows)
+    return common.save(figure, out / "fig8_boundary_distance.png")
+
+
+def group_members(run: str, groups: list[str], index: np.ndarray) -> dict[str, np.ndarray]:
+    """Which examples belong to each group, from the 0/1 columns of boundary.csv (the
+    analysis decided them; the attack successes come from another run's results)."""
+    with (epath.Path(run) / "boundary.csv").open() as f:
+        table = list(csv.DictReader(f))
+    if [int(row["index"]) for row in table] != [int(i) for i in index]:
+        raise ValueError(f"{run}/boundary.csv does not match its chunks: run the analysis again")
+    return {group: np.array([row[group] == "1" for row in table], bool) for group in groups}
+
+
+def draw_distance_cdfs(summary: dict, members: dict[str, np.ndarray], refined: np.ndarray):
+    """The matplotlib Figure and the rows of its CSV, from the boundary summary
+    (`epsilons`, `cumulative_fraction`), each group's members and every example's refined
+    distance. The legend lists only what is drawn: a group with no examples, or with no
+    boundary found, is named in a note instead."""
+    plt = common.pyplot()
+    epsilons = summary["epsilons"]
+    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    rows, notes = [], []
+    for (group, curves), color in zip(
+        summary["cumulative_fraction"].items(), "C0 C1 C2".split(), strict=False
+    ):
+        name = group.replace("_", " ")
+        rows += [
+            {"group": group, "epsilon": e, "grid": g, "refined": r}
+            for e, g, r in zip(epsilons, curves["grid"], curves["refined"], strict=True)
+        ]
+        if not curves["examples"]:
+            notes.append(f"{name}: no examples")
+            continue
+        label = f"{name} ({curves['examples']})"
+        ax.step(epsilons, curves["grid"], ":", where="post", color=color, label=f"{label}, grid")
+        distances = np.asarray(refined, float)[np.asarray(members[group], bool)]
+        if not refined_cdf(ax, distances, max(epsilons), color, f"{label}, bisection"):
+            notes.append(f"{name}: no boundary within ε ≤ {max(epsilons):g}")
+    ax.set(
+        xscale="log",
+        xlabel="latent distance ε",
+        ylabel="fraction with distance ≤ ε",
+        ylim=(-0.02, 1.02),
+        title="Distance to the true decision boundary",
+    )
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
+    if notes:
+        ax.text(0.99, 0.02, "not drawn: " + "; ".join(notes), transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="gray")  # fmt: skip
+    return figure, rows
+
+
+def refined_cdf(ax, distances: np.ndarray, right: float, color: str, label: str) -> bool:
+    """The empirical CDF of the bisection-refined distances (continuous, so not sampled
+    on the grid): a step at each finite distance, from 0 up to the fraction found,
+    carried to `right`. With a single distance, its step is marked with a dot so that
+    it shows. Returns whether anything was drawn."""
+    found = np.sort(distances[np.isfinite(distances)])
+    if not len(found):
+        return False
+    fraction = np.arange(1, len(found) + 1) / len(distances)
+    x = np.concatenate([[found[0]], found, [max(right, found[-1])]])
+    y = np.concatenate([[0.0], fraction, [fraction[-1]]])
+    marker = "o" if len(found) == 1 else None
+    ax.step(x, y, "-", where="post", color=color, marker=marker, markevery=[1], label=label)
+    return True

@@ -1,0 +1,45 @@
+"""The test examples an analysis works on, exactly as the TFDS test split stores them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+import squiggles
+from experiments import data
+from squiggles.quantization import dequantize, quantize
+
+DATA_SEED = 0  # the seed of the TFDS configs: the test split evaluate.py uses
+
+
+@dataclasses.dataclass(frozen=True)
+class TestExamples:
+    """Test examples start .. start+len-1: latents, true labels and the images as
+    stored (uint8-quantised, back in [0, 1])."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    start: int
+    latents: np.ndarray
+    labels: np.ndarray  # bool, True = self-intersecting
+    images: np.ndarray  # float32, quantised like the stored images
+
+    @classmethod
+    def load(
+        cls, family: squiggles.Family, resolution: int, start: int, count: int
+    ) -> TestExamples:
+        examples = squiggles.generate_examples(
+            family, count, seed=DATA_SEED, stream=data.TEST_STREAM, start=start,
+            resolution=resolution,
+        )  # fmt: skip
+        return cls(
+            start,
+            np.asarray(examples.latent),
+            np.asarray(examples.label, bool),
+            np.asarray(dequantize(quantize(examples.image))),
+        )
+
+    @property
+    def indices(self) -> np.ndarray:
+        return np.arange(self.start, self.start + len(self.labels), dtype=np.int64)

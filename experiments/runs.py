@@ -1,0 +1,471 @@
+"""One resumable run of analyses on a trained model: the only chunk loop.
+
+A run directory holds:
+  settings.json               the analysed model (path, step, fingerprint of its weights)
+                              and the settings of each analysis run in it;
+  chunks/{name}_{start}.npz   one analysis on test examples start.., with their indices;
+  {name}.csv, summary.json    once every chunk of an analysis is there.
+
+Each chunk is written under a temporary name and renamed, so an interrupted run resumes
+with the chunks it has not done; a chunk holding fewer examples than the run now needs (the
+short last chunk of a smaller run) is redone. Results are joined by their stored test
+indices, never by position. A directory never mixes two models (fingerprints) or two
+settings of one analysis, and a run holds an exclusive lock on it while it works.
+
+The analyses themselves are modules of `experiments.analyses`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import io
+import json
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from etils import epath
+
+import squiggles
+from experiments import analyses, data, eval_lib
+from experiments.examples import TestExamples
+from experiments.fingerprint import model_fingerprint
+from experiments.locking import locked_directory
+from squiggles.examples import chunk_starts
+from squiggles.storage import ensure_writable_dir
+
+log_line = functools.partial(print, flush=True)  # progress shows up at once in a log file
+Log = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- models
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Model:
+    """A trained model as an analysis sees it: its state, config and fingerprint."""
+
+    workdir: str  # absolute
+    state: Any
+    config: ml_collections.ConfigDict
+    fingerprint: str
+
+    @property
+    def family(self) -> squiggles.Family:
+        return data.family_of(self.config)
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    def identity(self) -> dict:
+        return {
+            "workdir": self.workdir,
+            "step": int(self.state.step),
+            "fingerprint": self.fingerprint,
+            "family": str(self.family),
+            "resolution": self.resolution,
+            "noise": self.config.noise.to_dict(),
+        }
+
+
+_LOADED = weakref.WeakValueDictionary()  # (fingerprint, step) -> a state in use
+
+
+def load_model(workdir: str | epath.PathLike) -> Model:
+    """The latest checkpoint of a training run. A state with the same weights and step
+    that is still in use is returned instead of the new one, so that runs on one model in
+    one process reuse its compiled attacks (a new state has new apply functions, which
+    jax would compile everything for again)."""
+    state, config = eval_lib.load_run(str(workdir))
+    fingerprint = model_fingerprint(state)
+    state = _LOADED.setdefault((fingerprint, int(state.step)), state)
+    return Model(str(epath.Path(workdir).expanduser().absolute()), state, config, fingerprint)
+
+
+# ---------------------------------------------------------------- what an analysis sees
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Everything an analysis needs besides its test examples."""
+
+    name: str
+    model: Model  # the analysed model
+    settings: ml_collections.ConfigDict  # this analysis's, validated
+    batch: int  # the largest batch to run: the run's chunk size
+    out: epath.Path
+    models: Mapping[str, Model]  # other models the analysis names (e.g. a navigator)
+    run_config: ml_collections.ConfigDict  # the whole run's: the analyses run with this one
+    log: Log = log_line
+
+    @property
+    def family(self) -> squiggles.Family:
+        return self.model.family
+
+    @property
+    def resolution(self) -> int:
+        return self.model.resolution
+
+    def key(self, examples: TestExamples, epsilon_number: int) -> jax.Array:
+        """A key per (analysis, ε, chunk): results do not depend on which chunks ran before."""
+        module = analyses.load(self.name)
+        key = jax.random.fold_in(jax.random.key(self.settings.seed), module.KEY_STREAM)
+        return jax.random.fold_in(jax.random.fold_in(key, epsilon_number), examples.start)
+
+
+# ---------------------------------------------------------------- a run
+
+
+def check_config(config: ml_collections.ConfigDict) -> dict[str, ModuleType]:
+    """The analyses a run config names, each with its settings checked, or a clear error."""
+    names = tuple(config.analyses)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"analyses must name each analysis once, got {names}")
+    for field in ("examples", "chunk_size"):
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
+    modules = {name: analyses.load(name) for name in names}
+    for name, module in modules.items():
+        if name not in config:
+            raise ValueError(f"the config has no settings for the analysis {name!r}")
+        module.check(config[name])
+    return modules
+
+
+class ChunkedRun:
+    """An output directory of analyses on one model. Constructing one loads the models
+    and checks the directory against them and the settings without writing; `run`
+    computes the missing chunks and the summaries under the directory's lock."""
+
+    def __init__(self, out: str | epath.PathLike, workdir: str, config: ml_collections.ConfigDict):
+        self.modules = check_config(config)
+        self.config = config
+        self.out = ensure_writable_dir(out, "the analysis results")
+        with self.locked():  # refuse at once, before loading, while another run writes here
+            self.model = load_model(workdir)
+            self.models = {
+                name: {
+                    role: load_model(path or workdir)
+                    for role, path in getattr(module, "models", lambda s: {})(config[name]).items()
+                }
+                for name, module in self.modules.items()
+            }
+            self.identity = {
+                "model": self.model.identity(),
+                "chunk_size": config.chunk_size,
+                "analyses": {name: self._analysis_identity(name) for name in self.modules},
+            }
+            check_identity(self.out / "settings.json", self.identity)
+            for name, module in self.modules.items():
+                if hasattr(module, "check_inputs"):
+                    module.check_inputs(self.context(name))
+
+    def _analysis_identity(self, name: str) -> dict:
+        module, settings = self.modules[name], self.config[name]
+        identity = {
+            key: value
+            for key, value in settings.to_dict().items()
+            if key not in getattr(module, "SUMMARY_SETTINGS", ())
+        }
+        for role, model in self.models[name].items():
+            identity[role] = model.workdir
+            identity[f"{role}_fingerprint"] = model.fingerprint
+        return json.loads(json.dumps(identity))  # tuples as lists, like the stored file
+
+    def locked(self):
+        return locked_directory(self.out, "analysis run")
+
+    def context(self, name: str, log: Log = log_line) -> Context:
+        return Context(name, self.model, self.config[name], self.config.chunk_size, self.out,
+                       self.models[name], self.config, log)  # fmt: skip
+
+    def chunk_path(self, name: str, start: int) -> epath.Path:
+        return self.out / "chunks" / f"{name}_{start:09d}.npz"
+
+    def run(self, log: Log = log_line) -> dict:
+        """Computes the missing chunks, then writes and returns the summary, all under
+        the directory's lock."""
+        with self.locked():
+            write_identity(self.out / "settings.json", self.identity)
+            (self.out / "chunks").mkdir(exist_ok=True)
+            self._compute(log)
+            summary = self.summarise(log)
+        log(f"wrote {self.out / 'summary.json'}")
+        return summary
+
+    def _compute(self, log: Log) -> None:
+        ranges = chunk_starts(self.config.examples, self.config.chunk_size)
+        work = [
+            (start, count, name, held)
+            for start, count in ranges
+            for name in self.modules
+            if (held := stored_count(self.chunk_path(name, start), start)) < count
+        ]
+        done_before = len(ranges) * len(self.modules) - len(work)
+        if done_before:
+            log(f"resuming: {done_before} chunks already in {self.out / 'chunks'}")
+        progress = Progress(sum(count for _, count, _, _ in work))
+        examples = None
+        for start, count, name, held in work:
+            if examples is None or examples.start != start:
+                examples = TestExamples.load(self.model.family, self.model.resolution, start, count)
+            log(f"{name}: examples {start}..{start + count - 1}{redo_note(held)}")
+            if held:
+                forget_summary(self.out, name, log)
+            results = self.modules[name].compute(self.context(name, log), examples)
+            save_npz(self.chunk_path(name, start), results)
+            log(progress.line(count))
+
+    def results(self, name: str) -> dict[str, np.ndarray]:
+        """The results of an analysis on exactly the first `examples`, joined by index."""
+        paths = [self.chunk_path(name, start) for start, _ in self._ranges()]
+        return join_chunks(load_chunks(paths), self.config.examples, self.modules[name].PER_EPSILON)
+
+    def _ranges(self) -> list[tuple[int, int]]:
+        return chunk_starts(self.config.examples, self.config.chunk_size)
+
+    def summarise(self, log: Log = log_line) -> dict:
+        """Each analysis's summary and table from its joined chunks, merged into
+        summary.json with those of analyses run before in this directory. Written after
+        each analysis, so a later one can read an earlier one's results."""
+        summary = read_summary(self.out) or {"model": self.identity["model"]}
+        for name, module in self.modules.items():
+            results = self.results(name)
+            check_rows(results["index"], self.config.examples, name)
+            typed = module.RESULTS.from_arrays(results)
+            summary[name] = {
+                "examples": self.config.examples,
+                **module.summarise(typed, self.context(name, log)),
+            }
+            write_table(self.out / f"{name}.csv", module.table(typed, self.context(name, log)))
+            write_atomically(self.out / "summary.json", json.dumps(summary, indent=2))
+        return summary
+
+
+# ---------------------------------------------------------------- reading results
+
+
+def read_summary(out: str | epath.PathLike) -> dict | None:
+    path = epath.Path(out) / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_settings(out: str | epath.PathLike) -> dict:
+    path = epath.Path(out) / "settings.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{out} is not an analysis run: no settings.json")
+    return json.loads(path.read_text())
+
+
+def read_results(out: str | epath.PathLike, name: str):
+    """The typed per-example results of one finished analysis of a run directory:
+    exactly the examples its summary describes, by their stored indices."""
+    out = epath.Path(out)
+    summary = read_summary(out)
+    if summary is None:
+        raise FileNotFoundError(f"{out} holds no finished analysis run (no summary.json)")
+    if name not in summary:
+        finished = sorted(set(summary) - {"model"})
+        raise ValueError(f"{out} has no {name} results; it has {finished}")
+    module, examples = analyses.load(name), summary[name]["examples"]
+    paths = chunk_files(out / "chunks", name, examples)
+    return module.RESULTS.from_arrays(join_chunks(load_chunks(paths), examples, module.PER_EPSILON))
+
+
+def chunk_start(path: epath.Path) -> int:
+    """The first index of a chunk file, from its name `{name}_{start:09d}.npz`."""
+    return int(path.stem.rsplit("_", 1)[1])
+
+
+def chunk_files(chunks: epath.Path, name: str, examples: int) -> list[epath.Path]:
+    """The chunk files of one analysis that start within the first `examples`."""
+    paths = chunks.glob(f"{name}_*.npz")
+    return sorted((p for p in paths if chunk_start(p) < examples), key=chunk_start)
+
+
+def load_chunks(paths: list[epath.Path]) -> list[dict[str, np.ndarray]]:
+    parts = []
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run the analysis first")
+        with path.open("rb") as f, np.load(f) as stored:
+            parts.append({name: stored[name] for name in stored.files})
+    return parts
+
+
+def join_chunks(
+    parts: list[dict], examples: int, per_epsilon: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """The chunks' results for exactly the examples 0..examples-1, selected and ordered
+    by their stored `index` (never by position). Arrays named in `per_epsilon` hold
+    examples on axis 1, `epsilon` is shared, every other array holds them on axis 0."""
+    if not parts:
+        raise FileNotFoundError("no chunk files: run the analysis first")
+    rows = rows_of_examples(np.concatenate([part["index"] for part in parts]), examples)
+    joined = {"epsilon": np.asarray(parts[0]["epsilon"])} if "epsilon" in parts[0] else {}
+    for name in parts[0]:
+        if name != "epsilon":
+            axis = 1 if name in per_epsilon else 0
+            joined[name] = np.concatenate([part[name] for part in parts], axis).take(rows, axis)
+    return joined
+
+
+def rows_of_examples(index: np.ndarray, examples: int) -> np.ndarray:
+    """Where each of the examples 0..examples-1 first appears in `index`, or an error
+    naming the missing ones."""
+    values, first = np.unique(index, return_index=True)
+    wanted = values < examples
+    if wanted.sum() != examples:
+        missing = np.setdiff1d(np.arange(examples), values)
+        raise ValueError(
+            f"the chunk files lack examples {missing[:5].tolist()} (of {len(missing)} missing) "
+            f"among the first {examples}: run again to compute them"
+        )
+    return first[wanted]
+
+
+def check_rows(index: np.ndarray, examples: int, what: str) -> None:
+    """Before a summary is written: its rows are exactly the examples 0..examples-1."""
+    if not np.array_equal(index, np.arange(examples)):
+        raise ValueError(
+            f"the {what} results hold examples {index[:5].tolist()}... instead of exactly "
+            f"0..{examples - 1}; not writing a summary of them"
+        )
+
+
+# ---------------------------------------------------------------- writing results
+
+
+def stored_count(path: epath.Path, start: int) -> int:
+    """How many examples from `start` on the chunk file holds (0 if there is none). The
+    short last chunk of a smaller run holds fewer than a larger run needs: it is redone."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as f, np.load(f) as stored:
+        index = stored["index"]
+    return len(index) if np.array_equal(index, np.arange(start, start + len(index))) else 0
+
+
+def redo_note(held: int) -> str:
+    return f" (redoing a chunk that held only {held})" if held else ""
+
+
+def forget_summary(out: epath.Path, name: str, log: Log) -> None:
+    """Removes an analysis's summary and table before one of its chunks is replaced, so
+    that no summary ever describes other rows than the chunks hold."""
+    removed = []
+    summary = read_summary(out)
+    if summary is not None and name in summary:
+        del summary[name]
+        write_atomically(out / "summary.json", json.dumps(summary, indent=2))
+        removed.append(f"the {name} summary")
+    if (out / f"{name}.csv").exists():
+        (out / f"{name}.csv").unlink()
+        removed.append(f"{name}.csv")
+    if removed:
+        log(f"removed {' and '.join(removed)}: they described the replaced chunk")
+
+
+def save_npz(path: epath.Path, arrays: dict[str, np.ndarray]) -> None:
+    """Written under a temporary name and renamed (replacing a short chunk being redone):
+    a chunk file is complete or absent."""
+    partial = path.parent / f".{path.name}.partial"
+    with partial.open("wb") as f:
+        np.savez(f, **arrays)
+    partial.replace(path)
+
+
+def write_atomically(path: epath.Path, text: str) -> None:
+    partial = path.parent / f".{path.name}.partial"
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def write_table(path: epath.Path, rows: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue())
+
+
+# ---------------------------------------------------------------- identity
+
+
+def check_identity(path: epath.Path, identity: dict) -> None:
+    """Refuses a run directory that holds results of another model (by the fingerprint
+    of its weights, whatever its path and step), or of other settings of an analysis
+    run now. Another analysis may join a directory. Writes nothing."""
+    if not path.exists():
+        return
+    stored = json.loads(path.read_text())
+    if "analyses" not in stored:
+        raise ValueError(
+            f"{path.parent} holds results in the layout of an older version (before "
+            "experiments.analyse); use a new --out"
+        )
+    identity = json.loads(json.dumps(identity))
+    _check_fingerprint(path, identity["model"], stored["model"], "fingerprint", "workdir")
+    for name, settings in identity["analyses"].items():
+        held = stored["analyses"].get(name)
+        for key in [k for k in settings if k.endswith("_fingerprint")]:
+            role = key.removesuffix("_fingerprint")
+            if held is not None:
+                _check_fingerprint(path, settings, held, key, role)
+    differing = [f"model.{k}" for k in _differing(identity["model"], stored["model"])]
+    if identity["chunk_size"] != stored["chunk_size"]:
+        differing.append("chunk_size")
+    for name, settings in identity["analyses"].items():
+        if name in stored["analyses"]:
+            differing += [f"{name}.{k}" for k in _differing(settings, stored["analyses"][name])]
+    if differing:
+        raise ValueError(
+            f"{path.parent} holds results of another run (differs in {', '.join(differing)}); "
+            "use a new --out directory or the same settings"
+        )
+
+
+def _check_fingerprint(path: epath.Path, current: dict, held: dict, key: str, role: str) -> None:
+    if held.get(key) != current[key]:
+        raise ValueError(
+            f"the model in {current[role]} has fingerprint {current[key]}, but "
+            f"{path.parent} holds results of model {held.get(key)}; use a new --out"
+        )
+
+
+def _differing(current: dict, stored: dict) -> list[str]:
+    return sorted(k for k in current.keys() | stored.keys() if stored.get(k) != current.get(k))
+
+
+def write_identity(path: epath.Path, identity: dict) -> None:
+    """Checks the directory again (under its lock, now) and records the identity, with
+    the analyses run before in it."""
+    check_identity(path, identity)
+    stored = json.loads(path.read_text()) if path.exists() else {"analyses": {}}
+    merged = {**identity, "analyses": {**stored["analyses"], **identity["analyses"]}}
+    write_atomically(path, json.dumps(merged, indent=2))
+
+
+class Progress:
+    """Examples/s over this session and the ETA of the remaining chunks."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.began = total, 0, time.perf_counter()
+
+    def line(self, count: int) -> str:
+        self.done += count
+        rate = self.done / max(time.perf_counter() - self.began, 1e-9)
+        eta = round(max(self.total - self.done, 0) / rate)
+        return (
+            f"progress: {self.done}/{self.total} examples of this session's chunks, "
+            f"{rate:.2f} examples/s, ETA {eta // 60}m{eta % 60:02d}s"
+        )

@@ -1,0 +1,155 @@
+"""Session-wide fixtures: tiny trained runs, trained once per test session and shared.
+
+Training even the tiny config costs seconds of compilation, so each run is trained once per
+session, not once per test module. Under pytest-xdist every worker is its own process with its
+own `tmp_path_factory` base directory (`<session>/popen-gw<i>`); the runs live in the session's
+directory above them, and an OS file lock makes the first worker that needs a run train it while
+the others wait and then reuse it. A marker file written after training marks a run complete, so
+a worker that died mid-training leaves a run the next one trains again from scratch.
+"""
+
+import contextlib
+import fcntl
+import gc
+import json
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from experiments import runs, train_lib
+from experiments.configs import tiny
+from experiments.configs.analyses import tiny as tiny_analyses_config
+
+DONE = "done.json"
+
+
+def session_directory(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The directory this test session's processes share: the xdist controller's base
+    directory under xdist, this process's base directory without it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: pathlib.Path) -> Iterator[None]:
+    """Blocks until this process alone holds `lock_path` (released by the OS if it dies)."""
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def files_of(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
+    """Every file under `directory` with its size and modification time."""
+    return {
+        str(path.relative_to(directory)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, family: str) -> pathlib.Path:
+    """The tiny config trained on `family` into `<session>/<name>/run`, by the first
+    process of the session that asks; later askers wait for it and reuse it."""
+    directory = session_directory(tmp_path_factory) / name
+    directory.mkdir(exist_ok=True)
+    run, done = directory / "run", directory / DONE
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with exclusive(directory / "lock"):
+        if done.exists():
+            _log(directory, f"{worker} reused {name}")
+        else:
+            shutil.rmtree(run, ignore_errors=True)  # the leftovers of a process that died
+            config = tiny.get_config()
+            config.family = family
+            start = time.monotonic()
+            train_lib.train_and_evaluate(config, str(run))
+            seconds = time.monotonic() - start
+            done.write_text(json.dumps({"trained_by": worker, "seconds": round(seconds, 1)}))
+            _log(directory, f"{worker} trained {name} in {seconds:.1f} s")
+    return run
+
+
+def _log(directory: pathlib.Path, line: str) -> None:
+    """Who trained and who reused the run, for checking the sharing (`<name>/log`)."""
+    with open(directory / "log", "a") as log:
+        log.write(line + "\n")
+
+
+@contextlib.contextmanager
+def read_only(run: pathlib.Path) -> Iterator[str]:
+    """Yields the run's path and fails at the session's end if a test changed its files."""
+    before = files_of(run)
+    yield str(run)
+    after = files_of(run)
+    changed = sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+    assert not changed, (
+        f"a test changed the shared run {run} (files {changed[:5]}): copy it with "
+        "shutil.copytree before changing it"
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Iterator[str]:
+    """Path of a finished run of `experiments/configs/tiny.py` (Taylor family, 6 steps,
+    checkpoints at steps 3 and 6), trained once per session and shared by all tests and
+    xdist workers. Read-only: a test that changes a run copies it first
+    (`shutil.copytree(tiny_run, tmp_path / "run")`); a change fails the session's teardown."""
+    with read_only(shared_run(tmp_path_factory, "tiny_run", "taylor")) as path:
+        yield path
+
+
+@pytest.fixture(scope="session")
+def tiny_sine_net_run(tmp_path_factory) -> Iterator[str]:
+    """As `tiny_run`, with `config.family = "sine_net"`. Read-only: copy it to change it."""
+    with read_only(shared_run(tmp_path_factory, "tiny_sine_net_run", "sine_net")) as path:
+        yield path
+
+
+@pytest.fixture
+def collect_failed_restores() -> Iterator[None]:
+    """Collects, at the end of a test that fails an orbax restore on purpose, the coroutines
+    that orbax leaves unawaited, so that they are reported (and filtered) in that test and not
+    in whichever test runs when they are collected."""
+    yield
+    gc.collect()
+
+
+def shared_analyses(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathlib.Path:
+    """Every analysis of `experiments/configs/analyses/tiny.py` on `run`, computed into
+    `<session>/tiny_analyses/out` by the first process that asks; the others reuse it."""
+    directory = session_directory(tmp_path_factory) / "tiny_analyses"
+    directory.mkdir(exist_ok=True)
+    out, done = directory / "out", directory / DONE
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with exclusive(directory / "lock"):
+        if done.exists():
+            _log(directory, f"{worker} reused the analyses")
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+            config = tiny_analyses_config.get_config(ALL_ANALYSES)
+            runs.ChunkedRun(out, run, config).run(log=lambda line: None)
+            done.write_text(json.dumps({"computed_by": worker}))
+            _log(directory, f"{worker} computed the analyses")
+    return out
+
+
+ALL_ANALYSES = "pixel,noise,latent,boundary"
+
+
+@pytest.fixture(scope="session")
+def tiny_analyses(tiny_run, tmp_path_factory) -> Iterator[str]:
+    """Path of an `experiments.analyse` run directory holding every analysis of
+    `experiments/configs/analyses/tiny.py` (pixel, noise, latent and boundary on 10 test
+    examples) on `tiny_run`, computed once per session. Read-only, like `tiny_run`: a
+    test that runs analyses in it copies it first."""
+    with read_only(shared_analyses(tmp_path_factory, tiny_run)) as path:
+        yield path
