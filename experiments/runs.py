@@ -12,15 +12,14 @@ short last chunk of a smaller run) is redone. Results are joined by their stored
 indices, never by position. A directory never mixes two models (fingerprints) or two
 settings of one analysis, and a run holds an exclusive lock on it while it works.
 
-The analyses themselves are modules of `experiments.analyses`.
+The analyses themselves are modules of `experiments.analyses`; the chunk files are
+`experiments.chunk_files`'s, the identity checks `experiments.run_identity`'s.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import io
 import json
 import time
 import weakref
@@ -35,9 +34,20 @@ from etils import epath
 
 import squiggles
 from experiments import analyses, data, eval_lib
+from experiments.chunk_files import (
+    check_rows,
+    chunk_files,
+    join_chunks,
+    load_chunks,
+    save_npz,
+    stored_count,
+    write_atomically,
+    write_table,
+)
 from experiments.examples import TestExamples
 from experiments.fingerprint import model_fingerprint
 from experiments.locking import locked_directory
+from experiments.run_identity import check_identity, write_identity
 from squiggles.examples import chunk_starts
 from squiggles.storage import ensure_writable_dir
 
@@ -281,80 +291,6 @@ def read_results(out: str | epath.PathLike, name: str):
     return module.RESULTS.from_arrays(join_chunks(load_chunks(paths), examples, module.PER_EPSILON))
 
 
-def chunk_start(path: epath.Path) -> int:
-    """The first index of a chunk file, from its name `{name}_{start:09d}.npz`."""
-    return int(path.stem.rsplit("_", 1)[1])
-
-
-def chunk_files(chunks: epath.Path, name: str, examples: int) -> list[epath.Path]:
-    """The chunk files of one analysis that start within the first `examples`."""
-    paths = chunks.glob(f"{name}_*.npz")
-    return sorted((p for p in paths if chunk_start(p) < examples), key=chunk_start)
-
-
-def load_chunks(paths: list[epath.Path]) -> list[dict[str, np.ndarray]]:
-    parts = []
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: run the analysis first")
-        with path.open("rb") as f, np.load(f) as stored:
-            parts.append({name: stored[name] for name in stored.files})
-    return parts
-
-
-def join_chunks(
-    parts: list[dict], examples: int, per_epsilon: tuple[str, ...] = ()
-) -> dict[str, np.ndarray]:
-    """The chunks' results for exactly the examples 0..examples-1, selected and ordered
-    by their stored `index` (never by position). Arrays named in `per_epsilon` hold
-    examples on axis 1, `epsilon` is shared, every other array holds them on axis 0."""
-    if not parts:
-        raise FileNotFoundError("no chunk files: run the analysis first")
-    rows = rows_of_examples(np.concatenate([part["index"] for part in parts]), examples)
-    joined = {"epsilon": np.asarray(parts[0]["epsilon"])} if "epsilon" in parts[0] else {}
-    for name in parts[0]:
-        if name != "epsilon":
-            axis = 1 if name in per_epsilon else 0
-            joined[name] = np.concatenate([part[name] for part in parts], axis).take(rows, axis)
-    return joined
-
-
-def rows_of_examples(index: np.ndarray, examples: int) -> np.ndarray:
-    """Where each of the examples 0..examples-1 first appears in `index`, or an error
-    naming the missing ones."""
-    values, first = np.unique(index, return_index=True)
-    wanted = values < examples
-    if wanted.sum() != examples:
-        missing = np.setdiff1d(np.arange(examples), values)
-        raise ValueError(
-            f"the chunk files lack examples {missing[:5].tolist()} (of {len(missing)} missing) "
-            f"among the first {examples}: run again to compute them"
-        )
-    return first[wanted]
-
-
-def check_rows(index: np.ndarray, examples: int, what: str) -> None:
-    """Before a summary is written: its rows are exactly the examples 0..examples-1."""
-    if not np.array_equal(index, np.arange(examples)):
-        raise ValueError(
-            f"the {what} results hold examples {index[:5].tolist()}... instead of exactly "
-            f"0..{examples - 1}; not writing a summary of them"
-        )
-
-
-# ---------------------------------------------------------------- writing results
-
-
-def stored_count(path: epath.Path, start: int) -> int:
-    """How many examples from `start` on the chunk file holds (0 if there is none). The
-    short last chunk of a smaller run holds fewer than a larger run needs: it is redone."""
-    if not path.exists():
-        return 0
-    with path.open("rb") as f, np.load(f) as stored:
-        index = stored["index"]
-    return len(index) if np.array_equal(index, np.arange(start, start + len(index))) else 0
-
-
 def redo_note(held: int) -> str:
     return f" (redoing a chunk that held only {held})" if held else ""
 
@@ -373,86 +309,6 @@ def forget_summary(out: epath.Path, name: str, log: Log) -> None:
         removed.append(f"{name}.csv")
     if removed:
         log(f"removed {' and '.join(removed)}: they described the replaced chunk")
-
-
-def save_npz(path: epath.Path, arrays: dict[str, np.ndarray]) -> None:
-    """Written under a temporary name and renamed (replacing a short chunk being redone):
-    a chunk file is complete or absent."""
-    partial = path.parent / f".{path.name}.partial"
-    with partial.open("wb") as f:
-        np.savez(f, **arrays)
-    partial.replace(path)
-
-
-def write_atomically(path: epath.Path, text: str) -> None:
-    partial = path.parent / f".{path.name}.partial"
-    partial.write_text(text)
-    partial.replace(path)
-
-
-def write_table(path: epath.Path, rows: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else [])
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomically(path, text.getvalue())
-
-
-# ---------------------------------------------------------------- identity
-
-
-def check_identity(path: epath.Path, identity: dict) -> None:
-    """Refuses a run directory that holds results of another model (by the fingerprint
-    of its weights, whatever its path and step), or of other settings of an analysis
-    run now. Another analysis may join a directory. Writes nothing."""
-    if not path.exists():
-        return
-    stored = json.loads(path.read_text())
-    if "analyses" not in stored:
-        raise ValueError(
-            f"{path.parent} holds results in the layout of an older version (before "
-            "experiments.analyse); use a new --out"
-        )
-    identity = json.loads(json.dumps(identity))
-    _check_fingerprint(path, identity["model"], stored["model"], "fingerprint", "workdir")
-    for name, settings in identity["analyses"].items():
-        held = stored["analyses"].get(name)
-        for key in [k for k in settings if k.endswith("_fingerprint")]:
-            role = key.removesuffix("_fingerprint")
-            if held is not None:
-                _check_fingerprint(path, settings, held, key, role)
-    differing = [f"model.{k}" for k in _differing(identity["model"], stored["model"])]
-    if identity["chunk_size"] != stored["chunk_size"]:
-        differing.append("chunk_size")
-    for name, settings in identity["analyses"].items():
-        if name in stored["analyses"]:
-            differing += [f"{name}.{k}" for k in _differing(settings, stored["analyses"][name])]
-    if differing:
-        raise ValueError(
-            f"{path.parent} holds results of another run (differs in {', '.join(differing)}); "
-            "use a new --out directory or the same settings"
-        )
-
-
-def _check_fingerprint(path: epath.Path, current: dict, held: dict, key: str, role: str) -> None:
-    if held.get(key) != current[key]:
-        raise ValueError(
-            f"the model in {current[role]} has fingerprint {current[key]}, but "
-            f"{path.parent} holds results of model {held.get(key)}; use a new --out"
-        )
-
-
-def _differing(current: dict, stored: dict) -> list[str]:
-    return sorted(k for k in current.keys() | stored.keys() if stored.get(k) != current.get(k))
-
-
-def write_identity(path: epath.Path, identity: dict) -> None:
-    """Checks the directory again (under its lock, now) and records the identity, with
-    the analyses run before in it."""
-    check_identity(path, identity)
-    stored = json.loads(path.read_text()) if path.exists() else {"analyses": {}}
-    merged = {**identity, "analyses": {**stored["analyses"], **identity["analyses"]}}
-    write_atomically(path, json.dumps(merged, indent=2))
 
 
 class Progress:

@@ -18,7 +18,7 @@ import pytest
 from etils import epath
 
 import squiggles
-from experiments import analyses, attacks, eval_lib, locking, runs, train_lib
+from experiments import analyses, attacks, chunk_files, eval_lib, locking, runs, train_lib
 from experiments.analyses import boundary
 from experiments.configs.analyses import paper, tiny
 from experiments.examples import TestExamples
@@ -49,8 +49,10 @@ class Finished:
 
     def results(self, name: str) -> dict:
         examples = runs.read_summary(self.out)[name]["examples"]
-        paths = runs.chunk_files(self.out / "chunks", name, examples)
-        return runs.join_chunks(runs.load_chunks(paths), examples, analyses.load(name).PER_EPSILON)
+        paths = chunk_files.chunk_files(self.out / "chunks", name, examples)
+        return chunk_files.join_chunks(
+            chunk_files.load_chunks(paths), examples, analyses.load(name).PER_EPSILON
+        )
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +283,7 @@ def test_boundary_run(tiny_run, finished, tmp_path):
                                 "boundary.attack_epsilon": 1.2})  # fmt: skip
     run = runs.ChunkedRun(tmp_path, tiny_run, config)
     summary = run.run(**QUIET)["boundary"]
-    chunks = runs.load_chunks([run.chunk_path("boundary", 0), run.chunk_path("boundary", 3)])
+    chunks = chunk_files.load_chunks([run.chunk_path("boundary", 0), run.chunk_path("boundary", 3)])
     found_at = np.concatenate([c["found_at"] for c in chunks])
     grid = np.concatenate([c["grid_distance"] for c in chunks])
     refined = np.concatenate([c["refined_distance"] for c in chunks])
@@ -352,7 +354,7 @@ def test_extending_past_a_short_last_chunk_and_shrinking_keep_exactly_n_rows(tin
             run = runs.ChunkedRun(tmp_path, tiny_run, config)
             with pytest.raises(KeyboardInterrupt):
                 run.run(log=stop_after_the_first_chunk)
-            assert runs.stored_count(run.chunk_path("pixel", 4), 4) == 4
+            assert chunk_files.stored_count(run.chunk_path("pixel", 4), 4) == 4
             # The pixel summary of 6 no longer matches the pixel chunks: it is gone.
             assert "pixel" not in json.loads((tmp_path / "summary.json").read_text())
             assert not (tmp_path / "pixel.csv").exists()
@@ -374,7 +376,7 @@ def test_extending_past_a_short_last_chunk_and_shrinking_keep_exactly_n_rows(tin
         if examples == 12:  # the noise chunk 4..5 is redone now
             assert any("noise: examples 4..7 (redoing a chunk that held only 2)" in line
                        for line in lines)  # fmt: skip
-            assert runs.stored_count(run.chunk_path("noise", 4), 4) == 4
+            assert chunk_files.stored_count(run.chunk_path("noise", 4), 4) == 4
         if examples in (10, 5):  # all covered by the chunks of the run of 12
             assert not any(": examples" in line for line in lines)
     for name in ("pixel", "noise"):
@@ -395,11 +397,11 @@ def test_joining_selects_examples_by_their_stored_index():
         {"index": np.array([0, 1, 2, 3]), "norm": np.array([[0.0, 1, 2, 3]]), "epsilon": [1.0]},
         {"index": np.array([8, 9]), "norm": np.array([[8.0, 9.0]]), "epsilon": np.array([1.0])},
     ]
-    joined = runs.join_chunks(parts, 6, per_epsilon=("norm",))
+    joined = chunk_files.join_chunks(parts, 6, per_epsilon=("norm",))
     assert joined["index"].tolist() == list(range(6))
     assert joined["norm"].tolist() == [[0, 1, 2, 3, 4, 5]]
     with pytest.raises(ValueError, match=r"lack examples \[6, 7\]"):
-        runs.join_chunks(parts, 10, per_epsilon=("norm",))
+        chunk_files.join_chunks(parts, 10, per_epsilon=("norm",))
 
 
 def test_boundary_run_redoes_a_short_last_chunk(tiny_run, tmp_path):
