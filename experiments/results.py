@@ -23,8 +23,18 @@ def predicted(probability: np.ndarray) -> np.ndarray:
     return np.asarray(probability) > THRESHOLD
 
 
+class _FromArrays:
+    """Typed results made from a joined chunk dictionary."""
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]):
+        """The fields this class knows; other arrays of the chunks are ignored."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in arrays.items() if name in names})
+
+
 @dataclasses.dataclass(frozen=True)
-class AttackResults:
+class AttackResults(_FromArrays):
     """Per-example results of an attack over an ε grid: arrays with E = len(epsilon)
     rows of N examples, ordered by test index.
 
@@ -41,12 +51,6 @@ class AttackResults:
     found_at: np.ndarray | None = None  # (E, N) ε number that made the attacked input
     attacked: np.ndarray | None = None  # (E, N, ...)
     clean: np.ndarray | None = None  # (N, ...)
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> AttackResults:
-        """From a joined chunk dictionary; arrays this class does not know are ignored."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in arrays.items() if name in names})
 
     @property
     def clean_predicted(self) -> np.ndarray:
@@ -87,7 +91,7 @@ class AttackResults:
 
 
 @dataclasses.dataclass(frozen=True)
-class BoundaryResults:
+class BoundaryResults(_FromArrays):
     """Per-example distances of test latents to the true decision boundary."""
 
     index: np.ndarray  # (N,)
@@ -97,11 +101,6 @@ class BoundaryResults:
     grid_distance: np.ndarray  # (N,) that ε, inf when never
     refined_distance: np.ndarray  # (N,) after bisection, inf when never
     boundary_point: np.ndarray  # (N, ...) the latent found beyond the boundary
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> BoundaryResults:
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in arrays.items() if name in names})
 
     @property
     def predicted(self) -> np.ndarray:

@@ -213,7 +213,7 @@ class ChunkedRun:
         return summary
 
     def _compute(self, log: Log) -> None:
-        ranges = chunk_starts(self.config.examples, self.config.chunk_size)
+        ranges = self._ranges()
         work = [
             (start, count, name, held)
             for start, count in ranges

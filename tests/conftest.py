@@ -54,26 +54,36 @@ def files_of(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, family: str) -> pathlib.Path:
-    """The tiny config trained on `family` into `<session>/<name>/run`, by the first
-    process of the session that asks; later askers wait for it and reuse it."""
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make) -> pathlib.Path:
+    """`make(path)` into `<session>/<name>/out` by the first process of the session that
+    asks; later askers wait for it and reuse it. A marker written after `make` returns
+    marks it complete: the leftovers of a process that died are made again."""
     directory = session_directory(tmp_path_factory) / name
     directory.mkdir(exist_ok=True)
-    run, done = directory / "run", directory / DONE
+    out, done = directory / "out", directory / DONE
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     with exclusive(directory / "lock"):
         if done.exists():
             _log(directory, f"{worker} reused {name}")
         else:
-            shutil.rmtree(run, ignore_errors=True)  # the leftovers of a process that died
-            config = tiny.get_config()
-            config.family = family
+            shutil.rmtree(out, ignore_errors=True)
             start = time.monotonic()
-            train_lib.train_and_evaluate(config, str(run))
+            make(out)
             seconds = time.monotonic() - start
-            done.write_text(json.dumps({"trained_by": worker, "seconds": round(seconds, 1)}))
-            _log(directory, f"{worker} trained {name} in {seconds:.1f} s")
-    return run
+            done.write_text(json.dumps({"made_by": worker, "seconds": round(seconds, 1)}))
+            _log(directory, f"{worker} made {name} in {seconds:.1f} s")
+    return out
+
+
+def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, family: str) -> pathlib.Path:
+    """The tiny config trained on `family`, once per session (`made_once`)."""
+
+    def train(path: pathlib.Path) -> None:
+        config = tiny.get_config()
+        config.family = family
+        train_lib.train_and_evaluate(config, str(path))
+
+    return made_once(tmp_path_factory, name, train)
 
 
 def _log(directory: pathlib.Path, line: str) -> None:
@@ -124,22 +134,14 @@ def collect_failed_restores() -> Iterator[None]:
 
 
 def shared_analyses(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathlib.Path:
-    """Every analysis of `experiments/configs/analyses/tiny.py` on `run`, computed into
-    `<session>/tiny_analyses/out` by the first process that asks; the others reuse it."""
-    directory = session_directory(tmp_path_factory) / "tiny_analyses"
-    directory.mkdir(exist_ok=True)
-    out, done = directory / "out", directory / DONE
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    with exclusive(directory / "lock"):
-        if done.exists():
-            _log(directory, f"{worker} reused the analyses")
-        else:
-            shutil.rmtree(out, ignore_errors=True)
-            config = tiny_analyses_config.get_config(ALL_ANALYSES)
-            runs.ChunkedRun(out, run, config).run(log=lambda line: None)
-            done.write_text(json.dumps({"computed_by": worker}))
-            _log(directory, f"{worker} computed the analyses")
-    return out
+    """Every analysis of `experiments/configs/analyses/tiny.py` on `run`, once per
+    session (`made_once`)."""
+
+    def analyse(path: pathlib.Path) -> None:
+        config = tiny_analyses_config.get_config(ALL_ANALYSES)
+        runs.ChunkedRun(path, run, config).run(log=lambda line: None)
+
+    return made_once(tmp_path_factory, "tiny_analyses", analyse)
 
 
 ALL_ANALYSES = "pixel,noise,latent,boundary"
