@@ -33,6 +33,11 @@ def _per_example_norm(x: jax.Array) -> jax.Array:
     return jnp.sqrt(squared)
 
 
+def unit(x: jax.Array) -> jax.Array:
+    """Each example scaled to unit ℓ2 norm (a zero one stays zero): PGD's step direction."""
+    return x / jnp.maximum(_per_example_norm(x), jnp.finfo(x.dtype).tiny)
+
+
 def _as_column(epsilon: jax.Array | float, x: jax.Array) -> jax.Array:
     epsilon = jnp.asarray(epsilon, x.dtype)
     return jnp.reshape(jnp.broadcast_to(epsilon, x.shape[:1]), (-1,) + (1,) * (x.ndim - 1))
@@ -105,9 +110,7 @@ def pgd_steps(
     gradient = jax.grad(lambda v: jnp.sum(loss_fn(v)))
 
     def step(_, x):
-        g = gradient(x)
-        direction = g / jnp.maximum(_per_example_norm(g), jnp.finfo(x.dtype).tiny)
-        return project(x + step_size * direction, x0, epsilon, clip)
+        return project(x + step_size * unit(gradient(x)), x0, epsilon, clip)
 
     return jax.lax.fori_loop(0, steps, step, x, unroll=unroll)
 

@@ -15,6 +15,9 @@ def chunk_start(path: epath.Path) -> int:
     return int(path.stem.rsplit("_", 1)[1])
 
 
+SHARED = ("epsilon",)  # arrays of a chunk that do not hold examples, unless an analysis says
+
+
 def chunk_files(chunks: epath.Path, name: str, examples: int) -> list[epath.Path]:
     """The chunk files of one analysis that start within the first `examples`."""
     paths = chunks.glob(f"{name}_*.npz")
@@ -32,17 +35,19 @@ def load_chunks(paths: list[epath.Path]) -> list[dict[str, np.ndarray]]:
 
 
 def join_chunks(
-    parts: list[dict], examples: int, per_epsilon: tuple[str, ...] = ()
-) -> dict[str, np.ndarray]:
+    parts: list[dict], examples: int, per_epsilon: tuple[str, ...] = (),
+    shared: tuple[str, ...] = SHARED,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """The chunks' results for exactly the examples 0..examples-1, selected and ordered
     by their stored `index` (never by position). Arrays named in `per_epsilon` hold
-    examples on axis 1, `epsilon` is shared, every other array holds them on axis 0."""
+    examples on axis 1, those in `shared` (the grid, by default `epsilon`) are the same in
+    every chunk and taken from the first, every other array holds examples on axis 0."""
     if not parts:
         raise FileNotFoundError("no chunk files: run the analysis first")
     rows = rows_of_examples(np.concatenate([part["index"] for part in parts]), examples)
-    joined = {"epsilon": np.asarray(parts[0]["epsilon"])} if "epsilon" in parts[0] else {}
+    joined = {name: np.asarray(parts[0][name]) for name in shared if name in parts[0]}
     for name in parts[0]:
-        if name != "epsilon":
+        if name not in shared:
             axis = 1 if name in per_epsilon else 0
             joined[name] = np.concatenate([part[name] for part in parts], axis).take(rows, axis)
     return joined

@@ -35,6 +35,7 @@ from etils import epath
 import squiggles
 from experiments import analyses, data, eval_lib
 from experiments.chunk_files import (
+    SHARED,
     check_rows,
     chunk_files,
     join_chunks,
@@ -238,7 +239,7 @@ class ChunkedRun:
     def results(self, name: str) -> dict[str, np.ndarray]:
         """The results of an analysis on exactly the first `examples`, joined by index."""
         paths = [self.chunk_path(name, start) for start, _ in self._ranges()]
-        return join_chunks(load_chunks(paths), self.config.examples, self.modules[name].PER_EPSILON)
+        return join_chunks(load_chunks(paths), self.config.examples, *layout(self.modules[name]))
 
     def _ranges(self) -> list[tuple[int, int]]:
         return chunk_starts(self.config.examples, self.config.chunk_size)
@@ -288,7 +289,12 @@ def read_results(out: str | epath.PathLike, name: str):
         raise ValueError(f"{out} has no {name} results; it has {finished}")
     module, examples = analyses.load(name), summary[name]["examples"]
     paths = chunk_files(out / "chunks", name, examples)
-    return module.RESULTS.from_arrays(join_chunks(load_chunks(paths), examples, module.PER_EPSILON))
+    return module.RESULTS.from_arrays(join_chunks(load_chunks(paths), examples, *layout(module)))
+
+
+def layout(module: ModuleType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which of an analysis's arrays hold examples on axis 1, and which none (shared)."""
+    return module.PER_EPSILON, getattr(module, "SHARED", SHARED)
 
 
 def redo_note(held: int) -> str:

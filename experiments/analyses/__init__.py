@@ -9,7 +9,8 @@ An analysis module `experiments.analyses.<name>` defines:
                      `index` (their test indices);
   summarise(results, context) -> dict for summary.json, table(results, context) -> CSV rows.
 Optional: KEY_STREAM (its random stream number), models(settings) -> {role: workdir}
-(other models to load, e.g. a navigator), SUMMARY_SETTINGS (settings that change only the
+(other models to load, e.g. a navigator), SHARED (arrays the same in every chunk, such as
+its grid; default `epsilon`), SUMMARY_SETTINGS (settings that change only the
 summary, not the chunks), check_inputs(context) (checks before any work).
 Adding an analysis is adding a module here and its settings to a config in
 `experiments/configs/analyses/`.

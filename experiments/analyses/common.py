@@ -114,3 +114,23 @@ def attack_table(results: AttackResults) -> list[dict]:
         for k, epsilon in enumerate(results.epsilon)
         for i, index in enumerate(results.index)
     ]
+
+
+def check_number(settings: ml_collections.ConfigDict, field: str, low: float, high: float,
+                 *, closed_low: bool = False) -> None:  # fmt: skip
+    """A finite number in (low, high) ([low, high) with closed_low), or a clear error."""
+    value = settings[field]
+    inside = _is_number(value) and (low <= value if closed_low else low < value) and value < high
+    if not inside:
+        bracket = "[" if closed_low else "("
+        raise ValueError(f"{field} must be a number in {bracket}{low}, {high}), got {value!r}")
+
+
+def check_grid(settings: ml_collections.ConfigDict, field: str) -> None:
+    """A non-empty, strictly increasing grid of finite numbers >= 0 (σ may be 0)."""
+    grid = settings[field]
+    values = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
+    if not values or not all(_is_number(v) and 0 <= v < float("inf") for v in values):
+        raise ValueError(f"{field} must be finite numbers >= 0, got {grid}")
+    if list(values) != sorted(set(values)):
+        raise ValueError(f"{field} must be strictly increasing, got {grid}")

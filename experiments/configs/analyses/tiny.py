@@ -1,12 +1,27 @@
-"""Every analysis in seconds on the tiny test model: 10 examples, 4 PGD iterations.
+"""Every analysis in seconds on the tiny test model: 10 examples, 4 PGD iterations, a few
+dozen noise draws.
 
     python -m experiments.analyse --config experiments/configs/analyses/tiny.py \
         --workdir /tmp/tiny --out /tmp/tiny_analyses
+    python -m experiments.analyse --config experiments/configs/analyses/tiny.py:ford_rates \
+        --workdir /tmp/tiny --out /tmp/tiny_ford
 """
 
 import ml_collections
 
 from experiments.configs.analyses import paper
+
+# The Ford et al. analyses with tiny sizes: tens of draws, a few PGD steps, small grids.
+FORD = {
+    "ford_rates": dict(sigmas=(0.1, 0.4), samples=40, accuracy_sigmas=(0.1, 0.4),
+                       accuracy_draws=3, sigma_samples=40, sigma_tol=0.05, batch=64),
+    "ford_distance": dict(steps=20, bisection_steps=6, noisy_sigma=0.4, noisy_points=3,
+                          manifold_steps=5, batch=64),
+    "ford_latent": dict(sigmas=(0.1, 0.4), samples=8, sigma_samples=8, sigma_tol=0.25,
+                        steps=10, bisection_steps=4, batch=64),
+    "ford_church": dict(grid=5, latent_grid=4, noise_draws=16, noise_doublings=1, steps=10,
+                        batch=64),
+}  # fmt: skip
 
 
 def get_config(names: str = paper.ATTACKS) -> ml_collections.ConfigDict:
@@ -15,7 +30,9 @@ def get_config(names: str = paper.ATTACKS) -> ml_collections.ConfigDict:
     config.chunk_size = 4
     for name in config.analyses:
         settings = config[name]
-        if name == "latent":
+        if name in FORD:
+            settings.update(FORD[name])
+        elif name == "latent":
             settings.epsilons = (0.3, 2.4)
         elif name == "boundary":
             settings.epsilons = (0.6, 2.4, 4.8)

@@ -1,0 +1,439 @@
+"""The quantities of Ford, Gilmer, Carlini & Cubuk (2019), *Adversarial examples are a
+natural consequence of test error in noise*, for any classifier of images, and their
+latent-space counterparts that only Squiggles can compute (it knows the true label of
+every latent).
+
+Every function takes `logits_fn`, a batched function images (B, R, R) → logits (B, C),
+so it works for a trained state (`state_logits(state)`) and for a linear model alike. It
+is passed to the jitted programs as a pytree (`jax.tree_util.Partial`): the weights of a
+`state_logits` are arguments of the compiled program, not constants baked into it, and
+two calls with the same function and weights of the same shapes share one compilation.
+Noise is never clipped to [0, 1], as in the paper: the error set in noise and the error
+set PGD finds are then subsets of one space, R^(R·R).
+
+Pixel space:
+  error_rate            μ(x, σ): the fraction of x + σ·n, n ~ N(0, I), misclassified,
+                        with a 95 % Clopper–Pearson interval;
+  sigma_at_error_rate   σ(x, μ) by bisection on one fixed set of draws (the authors' way);
+  distance_to_error     ℓ2 PGD that stops at the first error, then a bisection on the
+                        segment to it: an upper bound on the distance to the error set;
+  halfspace_distance    −σ·Φ⁻¹(μ), the distance if the error set were a half-space (Eq. 1),
+                        and the Gaussian isoperimetric bound on the median noisy distance;
+  median_noisy_distance distance_to_error from K noisy samples of each image.
+Latent space (`experiments.latent_noise`): the same, relabelled with Shapely.
+
+Noise draws are a pure function of (key, sample number): draws are made and classified
+in jitted batches of `batch` images, and the same key gives the same draws at every σ.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from scipy import stats
+
+from experiments import attacks
+
+LogitsFn = Callable[[jax.Array], jax.Array]
+
+DEFAULT_BATCH = 1024  # images classified per forward pass
+CONFIDENCE = 0.95  # of the Clopper–Pearson intervals
+STEP_DIVISOR = 150  # PGD step ε/150, as the authors
+HALF_SPACE_FACTOR = float(-jax.scipy.special.ndtri(0.01))  # 2.326: d = 2.326·σ(x, 1 %)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_inputs(images, labels) -> tuple[jax.Array, jax.Array]:
+    """Images (N, R, R) and integer labels (N,), or a ValueError naming the shapes."""
+    images, labels = jnp.asarray(images), jnp.asarray(labels)
+    if images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images must have shape (N, R, R), got {images.shape}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(
+            f"labels must have shape ({images.shape[0]},), one per image, got {labels.shape}"
+        )
+    if not jnp.issubdtype(images.dtype, jnp.floating):
+        raise ValueError(f"images must be floating point, got {images.dtype}")
+    return images, labels.astype(jnp.int32)
+
+
+def check_positive_integer(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def check_sigmas(sigma, count: int, name: str = "sigma") -> jax.Array:
+    """A scalar or one value per image, each finite and >= 0, as an (N,) float32 array."""
+    values = np.asarray(sigma, np.float64)
+    if values.ndim > 1 or (values.ndim == 1 and len(values) != count):
+        raise ValueError(f"{name} must be a scalar or one value per image ({count}), "
+                         f"got shape {values.shape}")  # fmt: skip
+    if not np.all(np.isfinite(values) & (values >= 0)):
+        raise ValueError(f"{name} must be finite and >= 0, got {sigma}")
+    return jnp.broadcast_to(jnp.asarray(values, jnp.float32), (count,))
+
+
+def check_rate(mu, name: str = "mu") -> float:
+    if not (isinstance(mu, numbers.Real) and 0 < mu < 1):
+        raise ValueError(f"{name} must be a number in (0, 1), got {mu!r}")
+    return float(mu)
+
+
+def check_finite_logits(logits: jax.Array, where: str) -> None:
+    """A model whose logits are not finite cannot be judged: say so instead of counting
+    NaN as 'right' or 'wrong'."""
+    bad = ~np.isfinite(np.asarray(logits)).all(axis=-1)
+    if bad.any():
+        raise ValueError(
+            f"the model's logits are not finite for {int(bad.sum())} of {len(bad)} {where} "
+            f"(first: {int(np.flatnonzero(bad)[0])}); check the model and its inputs"
+        )
+
+
+def state_logits(state) -> jax.tree_util.Partial:
+    """The logits function of a trained flax TrainState, in inference mode."""
+    from experiments import metrics
+
+    return jax.tree_util.Partial(metrics.logits, state)
+
+
+def as_pytree(logits_fn: LogitsFn) -> jax.tree_util.Partial:
+    """`logits_fn` as a pytree that jitted programs take as an argument."""
+    if isinstance(logits_fn, jax.tree_util.Partial):
+        return logits_fn
+    if not callable(logits_fn):
+        raise ValueError(f"logits_fn must be callable (images -> logits), got {logits_fn!r}")
+    return jax.tree_util.Partial(logits_fn)
+
+
+# ---------------------------------------------------------------- error rate in noise
+
+
+class ErrorRate(NamedTuple):
+    """Per image: errors among `samples` draws, μ = errors / samples and its 95 %
+    Clopper–Pearson interval [low, high]."""
+
+    rate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    errors: np.ndarray
+    samples: int
+
+
+def clopper_pearson(errors, samples: int, confidence: float = CONFIDENCE):
+    """The exact binomial interval of errors / samples (two-sided, `confidence`)."""
+    errors = np.asarray(errors)
+    alpha = 1 - confidence
+    with np.errstate(invalid="ignore"):
+        low = np.where(errors > 0, stats.beta.ppf(alpha / 2, errors, samples - errors + 1), 0.0)
+        high = np.where(
+            errors < samples, stats.beta.ppf(1 - alpha / 2, errors + 1, samples - errors), 1.0
+        )
+    return low, high
+
+
+def draws_per_pass(count: int, batch: int) -> int:
+    """Noise draws per image in one forward pass of at most `batch` images (at least 1)."""
+    return max(1, batch // max(count, 1))
+
+
+@functools.partial(jax.jit, static_argnames=("samples", "per_pass"))
+def _count_errors(logits_fn, images, labels, sigma, key, *, samples, per_pass):
+    """Misclassified draws of x + σ·n per image, and whether every logit was finite.
+    Draw j of image i is normal(fold_in(key, j // per_pass))[i, j % per_pass]: the same
+    draws at every σ for a given key, whatever σ is."""
+    count = images.shape[0]
+    passes = -(-samples // per_pass)
+
+    def one_pass(carry, number):
+        errors, finite = carry
+        noise = jax.random.normal(
+            jax.random.fold_in(key, number), (count, per_pass, *images.shape[1:]), images.dtype
+        )
+        noisy = images[:, None] + sigma[:, None, None, None] * noise
+        logits = logits_fn(noisy.reshape(count * per_pass, *images.shape[1:]))
+        wrong = (jnp.argmax(logits, -1) != jnp.repeat(labels, per_pass)).reshape(count, per_pass)
+        used = number * per_pass + jnp.arange(per_pass) < samples  # the last pass may be short
+        errors = errors + jnp.sum(wrong & used[None], axis=1)
+        finite = finite & jnp.all(jnp.isfinite(logits))
+        return (errors, finite), None
+
+    start = (jnp.zeros(count, jnp.int32), jnp.array(True))
+    (errors, finite), _ = jax.lax.scan(one_pass, start, jnp.arange(passes))
+    return errors, finite
+
+
+def count_errors(
+    logits_fn: LogitsFn, images, labels, sigma, *, samples: int, key: jax.Array,
+    batch: int = DEFAULT_BATCH,
+) -> np.ndarray:  # fmt: skip
+    """Misclassified noisy draws per image (N,), checked inputs; see `error_rate`."""
+    images, labels = check_inputs(images, labels)
+    samples = check_positive_integer(samples, "samples")
+    check_positive_integer(batch, "batch")
+    sigma = check_sigmas(sigma, len(images))
+    errors, finite = _count_errors(
+        as_pytree(logits_fn), images, labels, sigma, key, samples=samples,
+        per_pass=min(draws_per_pass(len(images), batch), samples),
+    )  # fmt: skip
+    if not bool(finite):
+        check_finite_logits(logits_fn(images), "clean images")
+        raise ValueError("the model's logits are not finite on some noisy images; "
+                         "check the model (σ too large for its numerics?)")  # fmt: skip
+    return np.asarray(errors)
+
+
+def error_rate(
+    logits_fn: LogitsFn, images, labels, sigma, *, samples: int, key: jax.Array,
+    batch: int = DEFAULT_BATCH,
+) -> ErrorRate:  # fmt: skip
+    """μ(x, σ) per image: the fraction of `samples` draws x + σ·n, n ~ N(0, I), that the
+    model misclassifies against the clean label (noise not clipped); `sigma` a scalar or
+    one per image. Draws are classified `batch` images at a time."""
+    samples = check_positive_integer(samples, "samples")
+    errors = count_errors(logits_fn, images, labels, sigma, samples=samples, key=key, batch=batch)
+    low, high = clopper_pearson(errors, samples)
+    return ErrorRate(errors / samples, low, high, errors, samples)
+
+
+def wrong_draws(
+    logits_fn: LogitsFn, images, labels, sigma, *, draws: int, key: jax.Array,
+    batch: int = DEFAULT_BATCH,
+) -> np.ndarray:  # fmt: skip
+    """(draws, N) bool: whether image i is misclassified under independent draw d, each
+    draw one noisy copy of every image (key fold_in(key, d))."""
+    check_positive_integer(draws, "draws")
+    return np.stack([
+        count_errors(logits_fn, images, labels, sigma, samples=1, key=jax.random.fold_in(key, d),
+                     batch=batch) > 0
+        for d in range(draws)
+    ])  # fmt: skip
+
+
+def accuracy_in_noise(
+    logits_fn: LogitsFn, images, labels, sigma, *, draws: int, key: jax.Array,
+    batch: int = DEFAULT_BATCH,
+) -> np.ndarray:  # fmt: skip
+    """Accuracy over the images under each of `draws` independent noise draws (draws,):
+    its spread is the ±1 SD of Ford et al.'s accuracy-in-noise curves."""
+    wrong = wrong_draws(logits_fn, images, labels, sigma, draws=draws, key=key, batch=batch)
+    return 1.0 - wrong.mean(axis=1)
+
+
+# ---------------------------------------------------------------- σ(x, μ)
+
+
+def bisect_sigma(
+    rate_at: Callable[[np.ndarray], np.ndarray], count: int, mu: float, *,
+    low: float, high: float, tol: float,
+) -> np.ndarray:  # fmt: skip
+    """Per image the smallest σ in [low, high] (to `tol`) whose error rate `rate_at(σ)`
+    (σ and rates of shape (count,)) reaches μ, assuming the rate grows with σ: `high`
+    ends within tol above the crossing. 0 where the rate at `low` already reaches μ;
+    inf where it stays below μ at `high`. All images move together, one call a step."""
+    mu = check_rate(mu)
+    if not (0 <= low < high < math.inf):
+        raise ValueError(f"need 0 <= low < high < inf, got low={low}, high={high}")
+    if not (0 < tol < high - low):
+        raise ValueError(f"tol must be in (0, high - low = {high - low}), got {tol}")
+    at_low = rate_at(np.full(count, low)) >= mu
+    at_high = rate_at(np.full(count, high)) >= mu
+    lower, upper = np.full(count, float(low)), np.full(count, float(high))
+    for _ in range(math.ceil(math.log2((high - low) / tol))):
+        middle = (lower + upper) / 2
+        reached = rate_at(middle) >= mu
+        upper, lower = np.where(reached, middle, upper), np.where(reached, lower, middle)
+    return np.where(at_low, low, np.where(at_high, upper, np.inf))
+
+
+def sigma_at_error_rate(
+    logits_fn: LogitsFn, images, labels, mu: float = 0.01, *, samples: int = 1000,
+    key: jax.Array, low: float = 0.0, high: float = 1.0, tol: float = 1e-3,
+    batch: int = DEFAULT_BATCH,
+) -> np.ndarray:  # fmt: skip
+    """σ(x, μ) per image: the noise level at which a fraction μ of draws is misclassified,
+    by bisection on one fixed set of `samples` draws reused at every σ (the authors'
+    method). 0 for an image misclassified clean (its rate at σ = 0 is 1); inf for one
+    whose rate stays below μ at `high` (summaries count these)."""
+    images, labels = check_inputs(images, labels)
+    samples = check_positive_integer(samples, "samples")
+
+    def rate_at(sigma: np.ndarray) -> np.ndarray:
+        return count_errors(logits_fn, images, labels, sigma, samples=samples, key=key,
+                            batch=batch) / samples  # fmt: skip
+
+    return bisect_sigma(rate_at, len(images), mu, low=low, high=high, tol=tol)
+
+
+def halfspace_distance(sigma, mu):
+    """−σ·Φ⁻¹(μ) (Ford et al., Eq. 1): the distance to a half-space error set whose error
+    rate in noise σ is μ; 0 where μ ≥ ½. Also the Gaussian isoperimetric bound: the median
+    distance from N(x, σ²I) samples to any error set of rate μ is at most this."""
+    sigma, mu = jnp.asarray(sigma, jnp.float32), jnp.asarray(mu, jnp.float32)
+    return jnp.where(mu >= 0.5, 0.0, -sigma * jax.scipy.special.ndtri(jnp.minimum(mu, 0.5)))
+
+
+# ---------------------------------------------------------------- distance to the nearest error
+
+
+class ErrorDistance(NamedTuple):
+    """Per input: the distance to the nearest error found (inf where none), whether one
+    was found, the norm of the first PGD iterate that was an error (before refinement),
+    and the refined error point itself (the input where none was found)."""
+
+    distance: np.ndarray
+    found: np.ndarray
+    unrefined: np.ndarray
+    point: np.ndarray
+
+
+def pgd_radius(sigma: float, dimension: int, quantile: float = 0.99) -> float:
+    """The authors' ball: max(2·q, 1), q the `quantile` of the norm of σ·n in `dimension`
+    dimensions, so that PGD can reach any error that the noise reaches."""
+    q = sigma * math.sqrt(stats.chi2.ppf(quantile, dimension))
+    return max(2 * q, 1.0)
+
+
+def _misclassified(logits_fn, x, labels):
+    return jnp.argmax(logits_fn(x), -1) != labels
+
+
+@functools.partial(jax.jit, static_argnames=("steps",))
+def pgd_to_first_error(logits_fn, x0, labels, epsilon, *, steps):
+    """ℓ2 PGD on the cross-entropy from x0 (step ε/150, ball ε, no clipping) in which each
+    input stops at its first misclassified iterate; stops early once all have."""
+    step_size = (epsilon / STEP_DIVISOR).reshape((-1,) + (1,) * (x0.ndim - 1))
+    radius = epsilon.reshape(step_size.shape)
+
+    def loss(x):
+        return jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits_fn(x), labels))
+
+    def unfinished(carry):
+        step, _, found = carry
+        return (step < steps) & ~jnp.all(found)
+
+    def step(carry):
+        number, x, found = carry
+        gradient = jax.grad(loss)(x)
+        moved = attacks.project(x + step_size * attacks.unit(gradient), x0, radius, None)
+        x = jnp.where(found.reshape(step_size.shape), x, moved)
+        return number + 1, x, found | _misclassified(logits_fn, x, labels)
+
+    found = _misclassified(logits_fn, x0, labels)
+    _, x, found = jax.lax.while_loop(unfinished, step, (0, x0, found))
+    return x, found
+
+
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _bisect_to_error(logits_fn, x0, end, labels, *, steps):
+    """On each segment x0 → end (end misclassified), the point nearest x0 found misclassified
+    after `steps` halvings of the fraction of the segment."""
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+
+    def halve(_, bounds):
+        low, high = bounds
+        middle = (low + high) / 2
+        wrong = _misclassified(logits_fn, x0 + middle.reshape(shape) * (end - x0), labels)
+        return jnp.where(wrong, low, middle), jnp.where(wrong, middle, high)
+
+    ones = jnp.ones(x0.shape[0], x0.dtype)
+    _, high = jax.lax.fori_loop(0, steps, halve, (0 * ones, ones))
+    return x0 + high.reshape(shape) * (end - x0)
+
+
+def refine_to_error(logits_fn: LogitsFn, x0, end, labels, found, *, steps: int):
+    """The bisection of `distance_to_error` on its own: where `found`, the point of the
+    segment x0 → end nearest x0 found misclassified; x0 elsewhere."""
+    refined = _bisect_to_error(as_pytree(logits_fn), x0, end, labels, steps=steps)
+    return jnp.where(jnp.asarray(found).reshape((-1,) + (1,) * (x0.ndim - 1)), refined, x0)
+
+
+def distance_to_error(
+    logits_fn: LogitsFn, images, labels, *, steps: int = 200, key: jax.Array | None = None,
+    epsilon: float | None = None, sigma: float = 0.1, bisection_steps: int = 10,
+) -> ErrorDistance:  # fmt: skip
+    """Per image, the ℓ2 distance to the nearest error found: PGD that stops at the first
+    misclassified iterate (ball ε, default `pgd_radius(sigma, R·R)`, the authors'
+    max(2q, 1); step ε/150, `steps` at most), then `bisection_steps` halvings on the
+    segment from the image to that error, so the distance is tight along that direction.
+    Never above the unrefined norm. 0 for an image misclassified clean; inf where PGD
+    found no error. `key` is unused (PGD starts at the image) and kept for a uniform API."""
+    del key
+    images, labels = check_inputs(images, labels)
+    check_positive_integer(steps, "steps")
+    if epsilon is None:
+        epsilon = pgd_radius(sigma, images.shape[1] * images.shape[2])
+    if not (isinstance(epsilon, numbers.Real) and 0 < epsilon < math.inf):
+        raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}")
+    check_finite_logits(logits_fn(images), "images")
+    radius = jnp.full(len(images), epsilon, images.dtype)
+    end, found = pgd_to_first_error(as_pytree(logits_fn), images, labels, radius, steps=steps)
+    point = refine_to_error(logits_fn, images, end, labels, found, steps=bisection_steps)
+    unrefined = np.where(found, attacks.norms(np.asarray(end - images)), np.inf)
+    refined = np.minimum(attacks.norms(np.asarray(point - images)), unrefined)
+    return ErrorDistance(np.where(found, refined, np.inf), np.asarray(found), unrefined,
+                         np.asarray(point))  # fmt: skip
+
+
+class NoisyDistance(NamedTuple):
+    """Per image: the distances to the nearest error from each of its K noisy samples
+    (N, K; 0 for a sample already misclassified, inf where none was found), their
+    median (the left side of the Gaussian isoperimetric inequality), and the median over
+    the correctly classified samples only (what the authors' code attacks)."""
+
+    distances: np.ndarray
+    median: np.ndarray
+    median_of_correct: np.ndarray
+
+
+def median_noisy_distance(
+    logits_fn: LogitsFn, images, labels, sigma: float, *, points: int = 1000,
+    steps: int = 200, key: jax.Array, epsilon: float | None = None, bisection_steps: int = 10,
+    batch: int = DEFAULT_BATCH,
+) -> NoisyDistance:  # fmt: skip
+    """For each image, `distance_to_error` from `points` samples of N(x, σ²I) (labelled
+    with the clean label), and their median. For an error set of rate μ at σ, the
+    isoperimetric inequality bounds that median by `halfspace_distance(σ, μ)`. Sample k
+    of every image is drawn from fold_in(key, k); PGD runs on `batch` samples at a time."""
+    images, labels = check_inputs(images, labels)
+    points = check_positive_integer(points, "points")
+    per_pass = min(draws_per_pass(len(images), check_positive_integer(batch, "batch")), points)
+    sigma = float(check_sigmas(sigma, 1)[0])
+    distances = []
+    for first in range(0, points, per_pass):
+        numbers = range(first, min(first + per_pass, points))
+        noisy = jnp.stack([noisy_sample(key, images, sigma, k) for k in numbers], axis=1)
+        noisy = noisy.reshape(-1, *images.shape[1:])
+        result = distance_to_error(
+            logits_fn, noisy, jnp.repeat(labels, len(numbers)), steps=steps, epsilon=epsilon,
+            sigma=sigma, bisection_steps=bisection_steps,
+        )  # fmt: skip
+        distances.append(result.distance.reshape(len(images), len(numbers)))
+    distances = np.concatenate(distances, axis=1)
+    return NoisyDistance(distances, np.median(distances, axis=1), median_of_positive(distances))
+
+
+def noisy_sample(key: jax.Array, images: jax.Array, sigma: float, number: int) -> jax.Array:
+    """Noisy sample `number` of every image, as `median_noisy_distance` draws it."""
+    return images + sigma * jax.random.normal(jax.random.fold_in(key, number), images.shape,
+                                              images.dtype)  # fmt: skip
+
+
+def median_of_positive(distances: np.ndarray) -> np.ndarray:
+    """The median of each row over its entries > 0; NaN for a row with none."""
+    positive = np.where(distances > 0, distances, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as meant
+        return np.nanmedian(positive, axis=1)
