@@ -89,7 +89,7 @@ def stage_config(
 
 
 def run_all(out: str, workdir: str, config: ml_collections.ConfigDict,
-            examples: dict[str, int]) -> dict:  # fmt: skip
+            examples: dict[str, int], log: runs.Log = runs.log_line) -> dict:  # fmt: skip
     """Every stage in order (each checked before any runs); the merged summary."""
     stages = [
         runs.ChunkedRun(out, workdir, stage_config(config, names, examples[flag]))
@@ -100,7 +100,7 @@ def run_all(out: str, workdir: str, config: ml_collections.ConfigDict,
         raise ValueError(f"nothing to run: analyses {tuple(config.analyses)}, examples {examples}")
     summary = {}
     for stage in stages:
-        summary = stage.run()
+        summary = stage.run(log)
     return summary
 
 

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from experiments import runs, train_lib
+from experiments import noise_analysis, runs, train_lib
 from experiments.configs import tiny
+from experiments.configs.analyses import ford
 from experiments.configs.analyses import tiny as tiny_analyses_config
 
 DONE = "done.json"
@@ -154,4 +155,28 @@ def tiny_analyses(tiny_run, tmp_path_factory) -> Iterator[str]:
     examples) on `tiny_run`, computed once per session. Read-only, like `tiny_run`: a
     test that runs analyses in it copies it first."""
     with read_only(shared_analyses(tmp_path_factory, tiny_run)) as path:
+        yield path
+
+
+FORD_ANALYSES = ford.FORD
+FORD_EXAMPLES = {"examples": 8, "distance_examples": 6, "church_examples": 2}
+
+
+def shared_ford(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathlib.Path:
+    """The Ford et al. analyses of `experiments/configs/analyses/tiny.py` on `run`, as
+    `experiments.noise_analysis` runs them, once per session (`made_once`)."""
+
+    def analyse(path: pathlib.Path) -> None:
+        config = tiny_analyses_config.get_config(FORD_ANALYSES)
+        noise_analysis.run_all(str(path), run, config, FORD_EXAMPLES, log=lambda line: None)
+
+    return made_once(tmp_path_factory, "tiny_ford", analyse)
+
+
+@pytest.fixture(scope="session")
+def tiny_ford(tiny_run, tmp_path_factory) -> Iterator[str]:
+    """Path of an `experiments.noise_analysis` run directory on `tiny_run`: ford_rates on
+    8 test examples, ford_distance and ford_latent on 6, ford_church on 2 (tiny sizes of
+    `experiments/configs/analyses/tiny.py`), computed once per session. Read-only."""
+    with read_only(shared_ford(tmp_path_factory, tiny_run)) as path:
         yield path

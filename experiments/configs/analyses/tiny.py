@@ -15,8 +15,8 @@ from experiments.configs.analyses import paper
 FORD = {
     "ford_rates": dict(sigmas=(0.1, 0.4), samples=40, accuracy_sigmas=(0.1, 0.4),
                        accuracy_draws=3, sigma_samples=40, sigma_tol=0.05, batch=64),
-    "ford_distance": dict(steps=20, bisection_steps=6, noisy_sigma=0.4, noisy_points=3,
-                          manifold_steps=5, batch=64),
+    "ford_distance": dict(steps=60, bisection_steps=6, radius_sigma=0.4, noisy_sigma=0.4,
+                          noisy_points=3, manifold_steps=5, batch=64),
     "ford_latent": dict(sigmas=(0.1, 0.4), samples=8, sigma_samples=8, sigma_tol=0.25,
                         steps=10, bisection_steps=4, batch=64),
     "ford_church": dict(grid=5, latent_grid=4, noise_draws=16, noise_doublings=1, steps=10,
