@@ -230,9 +230,9 @@ def attack_subset(
     """`run_pgd` on the rows `todo` of x0, padded (by repeating the last row) to one of
     a few sizes up to `batch`, so that an ε loop attacking fewer rows each time
     compiles a few programs, not one per count. Returns the attacked rows."""
-    size = _bucket(len(todo), batch)
+    size = bucket(len(todo), batch)
     attacked = run_pgd(
-        state, _padded(x0[todo], size), _padded(np.asarray(labels)[todo], size), epsilon,
+        state, padded(x0[todo], size), padded(np.asarray(labels)[todo], size), epsilon,
         **pgd_options,
     )  # fmt: skip
     return np.asarray(attacked)[: len(todo)]
@@ -248,10 +248,13 @@ def norms(delta: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(delta).reshape(len(delta), -1), axis=1)
 
 
-def _padded(array: np.ndarray, size: int) -> np.ndarray:
+def padded(array: np.ndarray, size: int) -> np.ndarray:
+    """`array` with its last row repeated up to `size` rows."""
     return np.concatenate([array, np.repeat(array[-1:], size - len(array), axis=0)])
 
 
-def _bucket(count: int, batch: int) -> int:
+def bucket(count: int, batch: int) -> int:
+    """The padded size of `count` rows: a multiple of batch/8 (at least 8), so that loops
+    over shrinking subsets of a batch compile a few shapes, not one per count."""
     granularity = max(8, -(-batch // 8))
     return min(-(-count // granularity) * granularity, max(batch, count))

@@ -198,9 +198,8 @@ def latent_distance_to_error(
     model = latent_logits(logits_fn, family, resolution)
     noise.check_positive_integer(steps, "steps")
     radius = jnp.full(len(latents), epsilon, latents.dtype)
-    end, found = noise.pgd_to_first_error(model, latents, jnp.asarray(labels), radius,
-                                           steps=steps)  # fmt: skip
-    point = noise.refine_to_error(model, latents, end, jnp.asarray(labels), found,
+    end, found = noise.pgd_to_first_error(model, latents, labels, radius, steps=steps)
+    point = noise.refine_to_error(model, latents, jnp.asarray(end), jnp.asarray(labels), found,
                                   steps=bisection_steps)  # fmt: skip
     found = np.asarray(found)
     distance = np.where(found, attacks.norms(np.asarray(point - latents)), np.inf)

@@ -48,6 +48,7 @@ LogitsFn = Callable[[jax.Array], jax.Array]
 DEFAULT_BATCH = 1024  # images classified per forward pass
 CONFIDENCE = 0.95  # of the Clopper–Pearson intervals
 STEP_DIVISOR = 150  # PGD step ε/150, as the authors
+PGD_BLOCK = 10  # PGD steps between drops of the inputs that already have an error
 HALF_SPACE_FACTOR = float(-jax.scipy.special.ndtri(0.01))  # 2.326: d = 2.326·σ(x, 1 %)
 
 
@@ -311,9 +312,10 @@ def _misclassified(logits_fn, x, labels):
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
-def pgd_to_first_error(logits_fn, x0, labels, epsilon, *, steps):
-    """ℓ2 PGD on the cross-entropy from x0 (step ε/150, ball ε, no clipping) in which each
-    input stops at its first misclassified iterate; stops early once all have."""
+def _pgd_block(logits_fn, x, x0, labels, epsilon, found, *, steps):
+    """Up to `steps` ℓ2 PGD steps on the cross-entropy from x, a point of the ball ε around
+    x0 (step ε/150, no clipping), in which each input stops at its first misclassified
+    iterate (`found`: it already has); stops early once all have."""
     step_size = (epsilon / STEP_DIVISOR).reshape((-1,) + (1,) * (x0.ndim - 1))
     radius = epsilon.reshape(step_size.shape)
 
@@ -331,8 +333,40 @@ def pgd_to_first_error(logits_fn, x0, labels, epsilon, *, steps):
         x = jnp.where(found.reshape(step_size.shape), x, moved)
         return number + 1, x, found | _misclassified(logits_fn, x, labels)
 
-    found = _misclassified(logits_fn, x0, labels)
-    _, x, found = jax.lax.while_loop(unfinished, step, (0, x0, found))
+    _, x, found = jax.lax.while_loop(unfinished, step, (0, x, found))
+    return x, found
+
+
+@jax.jit
+def _misclassified_jit(logits_fn, x, labels):
+    return _misclassified(logits_fn, x, labels)
+
+
+def pgd_to_first_error(
+    logits_fn: LogitsFn, x0, labels, epsilon, *, steps: int, block: int = PGD_BLOCK
+) -> tuple[np.ndarray, np.ndarray]:
+    """PGD from x0 in which each input stops at its first misclassified iterate: the
+    iterate and whether it is an error. Runs `block` steps at a time on the inputs still
+    without an error only (padded to a few batch sizes), so a few hard inputs do not keep
+    the whole batch stepping."""
+    logits_fn, x0 = as_pytree(logits_fn), jnp.asarray(x0)
+    labels = np.asarray(labels, np.int32)
+    epsilon = np.broadcast_to(np.asarray(epsilon, x0.dtype), (len(x0),))
+    found = np.array(_misclassified_jit(logits_fn, x0, jnp.asarray(labels)))
+    x, origin = np.array(x0), np.asarray(x0)
+    for done in range(0, steps, block):
+        active = np.flatnonzero(~found)
+        if not len(active):
+            break
+        rows = attacks.padded(active, attacks.bucket(len(active), len(x0)))
+        moved, reached = _pgd_block(
+            logits_fn, x[rows], origin[rows], labels[rows], epsilon[rows], found[rows],
+            steps=min(block, steps - done),
+        )  # fmt: skip
+        x[active], found[active] = (
+            np.asarray(moved)[: len(active)],
+            np.asarray(reached)[: len(active)],
+        )
     return x, found
 
 
@@ -379,9 +413,10 @@ def distance_to_error(
         raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}")
     check_finite_logits(logits_fn(images), "images")
     radius = jnp.full(len(images), epsilon, images.dtype)
-    end, found = pgd_to_first_error(as_pytree(logits_fn), images, labels, radius, steps=steps)
-    point = refine_to_error(logits_fn, images, end, labels, found, steps=bisection_steps)
-    unrefined = np.where(found, attacks.norms(np.asarray(end - images)), np.inf)
+    end, found = pgd_to_first_error(logits_fn, images, labels, radius, steps=steps)
+    point = refine_to_error(logits_fn, images, jnp.asarray(end), labels, found,
+                            steps=bisection_steps)  # fmt: skip
+    unrefined = np.where(found, attacks.norms(end - np.asarray(images)), np.inf)
     refined = np.minimum(attacks.norms(np.asarray(point - images)), unrefined)
     return ErrorDistance(np.where(found, refined, np.inf), np.asarray(found), unrefined,
                          np.asarray(point))  # fmt: skip
