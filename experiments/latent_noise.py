@@ -111,6 +111,7 @@ def outcome_passes(
     of k noisy draws per latent (None for what `want` leaves out)."""
     latents, labels = check_latents(latents, labels, family)
     samples = noise.check_positive_integer(samples, "samples")
+    noise.check_positive_integer(batch, "batch")
     sigma = noise.check_sigmas(sigma, len(latents), "sigma_z")
     per_pass = min(noise.draws_per_pass(len(latents), batch), samples)
     model = latent_logits(logits_fn, family, resolution)
@@ -197,6 +198,8 @@ def latent_distance_to_error(
     latents, labels = check_latents(latents, labels, family)
     model = latent_logits(logits_fn, family, resolution)
     noise.check_positive_integer(steps, "steps")
+    noise.check_epsilon(epsilon)
+    noise.check_finite_logits(model(latents), "latents")
     radius = jnp.full(len(latents), epsilon, latents.dtype)
     end, found = noise.pgd_to_first_error(model, latents, labels, radius, steps=steps)
     point = noise.refine_to_error(model, latents, jnp.asarray(end), jnp.asarray(labels), found,

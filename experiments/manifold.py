@@ -81,6 +81,7 @@ def nearest_curve(
                            resolution=resolution, steps=steps)  # fmt: skip
     truth = attacks.true_labels(z, family).astype(np.int32)
     logits = noise.as_pytree(logits_fn)(squiggles.render(z, family, resolution))
+    noise.check_finite_logits(logits, "nearest curves")
     prediction = np.asarray(jnp.argmax(logits, -1))
     labels = np.asarray(labels)
     kind = np.where(truth != labels, 2, np.where(prediction != labels, 1, 0))

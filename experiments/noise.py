@@ -22,8 +22,9 @@ Pixel space:
   median_noisy_distance distance_to_error from K noisy samples of each image.
 Latent space (`experiments.latent_noise`): the same, relabelled with Shapely.
 
-Noise draws are a pure function of (key, sample number): draws are made and classified
-in jitted batches of `batch` images, and the same key gives the same draws at every σ.
+Noise draws are made and classified in jitted passes of at most `batch` images; draw j
+of image i is a pure function of the key and the pass layout (`draws_per_pass`), so the
+same key gives the same draws at every σ.
 """
 
 from __future__ import annotations
@@ -90,6 +91,12 @@ def check_rate(mu, name: str = "mu") -> float:
     if not (isinstance(mu, numbers.Real) and 0 < mu < 1):
         raise ValueError(f"{name} must be a number in (0, 1), got {mu!r}")
     return float(mu)
+
+
+def check_epsilon(epsilon) -> float:
+    if not (isinstance(epsilon, numbers.Real) and 0 < epsilon < math.inf):
+        raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}")
+    return float(epsilon)
 
 
 def check_finite_logits(logits: jax.Array, where: str) -> None:
@@ -409,8 +416,7 @@ def distance_to_error(
     check_positive_integer(steps, "steps")
     if epsilon is None:
         epsilon = pgd_radius(sigma, images.shape[1] * images.shape[2])
-    if not (isinstance(epsilon, numbers.Real) and 0 < epsilon < math.inf):
-        raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}")
+    check_epsilon(epsilon)
     check_finite_logits(logits_fn(images), "images")
     radius = jnp.full(len(images), epsilon, images.dtype)
     end, found = pgd_to_first_error(logits_fn, images, labels, radius, steps=steps)
@@ -448,14 +454,14 @@ def median_noisy_distance(
     sigma = float(check_sigmas(sigma, 1)[0])
     distances = []
     for first in range(0, points, per_pass):
-        numbers = range(first, min(first + per_pass, points))
-        noisy = jnp.stack([noisy_sample(key, images, sigma, k) for k in numbers], axis=1)
+        drawn = range(first, min(first + per_pass, points))
+        noisy = jnp.stack([noisy_sample(key, images, sigma, k) for k in drawn], axis=1)
         noisy = noisy.reshape(-1, *images.shape[1:])
         result = distance_to_error(
-            logits_fn, noisy, jnp.repeat(labels, len(numbers)), steps=steps, epsilon=epsilon,
+            logits_fn, noisy, jnp.repeat(labels, len(drawn)), steps=steps, epsilon=epsilon,
             sigma=sigma, bisection_steps=bisection_steps,
         )  # fmt: skip
-        distances.append(result.distance.reshape(len(images), len(numbers)))
+        distances.append(result.distance.reshape(len(images), len(drawn)))
     distances = np.concatenate(distances, axis=1)
     return NoisyDistance(distances, np.median(distances, axis=1), median_of_positive(distances))
 
