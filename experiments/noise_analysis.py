@@ -20,21 +20,12 @@ import json
 import pathlib
 import sys
 
-import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import console, runs
+from experiments import console, ford_stages
 
 CONFIG = pathlib.Path(__file__).parent / "configs" / "analyses" / "ford.py"
-# (analyses, the flag giving their number of examples), in the order they run: the
-# summaries of later ones compare with the results of earlier ones.
-STAGES = (
-    (("ford_rates",), "examples"),
-    (("ford_distance", "ford_latent"), "distance_examples"),
-    (("ford_church",), "church_examples"),
-)
-
 _CONFIG = config_flags.DEFINE_config_file("config", str(CONFIG), "Ford analyses config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run whose latest checkpoint to analyse.")
 _OUT = flags.DEFINE_string("out", None, "Directory for chunks, summary.json and CSVs.")
@@ -50,60 +41,6 @@ _NOISY_POINTS = flags.DEFINE_integer("noisy_points", None, "Noisy samples per im
 flags.mark_flags_as_required(["workdir", "out"])
 
 
-def apply_flags(
-    config: ml_collections.ConfigDict, sigmas: list[str] | None, samples: int | None,
-    steps: int | None, noisy_points: int | None,
-) -> None:  # fmt: skip
-    """The common flags, written into every analysis that has the field."""
-    if sigmas is not None:
-        try:
-            config.ford_rates.sigmas = tuple(float(s) for s in sigmas)
-        except ValueError as error:
-            raise ValueError(f"--sigmas must be numbers, got {sigmas}") from error
-    if samples is not None:
-        for name, field in (
-            ("ford_rates", "samples"),
-            ("ford_rates", "sigma_samples"),
-            ("ford_latent", "samples"),
-            ("ford_latent", "sigma_samples"),
-        ):
-            config[name][field] = samples  # fmt: skip
-    if steps is not None:
-        for name in ("ford_distance", "ford_latent", "ford_church"):
-            config[name].steps = steps
-    if noisy_points is not None:
-        config.ford_distance.noisy_points = noisy_points
-
-
-def stage_config(
-    config: ml_collections.ConfigDict, names: tuple[str, ...], examples: int
-) -> ml_collections.ConfigDict:
-    """The run config of one stage: its analyses and their settings, `examples` images."""
-    stage = ml_collections.ConfigDict()
-    stage.analyses = names
-    stage.examples = examples
-    stage.chunk_size = config.chunk_size
-    for name in names:
-        stage[name] = config[name]
-    return stage
-
-
-def run_all(out: str, workdir: str, config: ml_collections.ConfigDict,
-            examples: dict[str, int], log: runs.Log = runs.log_line) -> dict:  # fmt: skip
-    """Every stage in order (each checked before any runs); the merged summary."""
-    stages = [
-        runs.ChunkedRun(out, workdir, stage_config(config, names, examples[flag]))
-        for names, flag in STAGES
-        if all(name in config.analyses for name in names) and examples[flag] > 0
-    ]
-    if not stages:
-        raise ValueError(f"nothing to run: analyses {tuple(config.analyses)}, examples {examples}")
-    summary = {}
-    for stage in stages:
-        summary = stage.run(log)
-    return summary
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -115,8 +52,10 @@ def main(argv: list[str]) -> None:
         for flag, value in examples.items():
             if value < 0:
                 raise ValueError(f"--{flag} must be >= 0, got {value}")
-        apply_flags(config, _SIGMAS.value, _SAMPLES.value, _STEPS.value, _NOISY_POINTS.value)
-        summary = run_all(_OUT.value, _WORKDIR.value, config, examples)
+        ford_stages.apply_flags(
+            config, _SIGMAS.value, _SAMPLES.value, _STEPS.value, _NOISY_POINTS.value
+        )
+        summary = ford_stages.run_all(_OUT.value, _WORKDIR.value, config, examples)
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2))

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from experiments import noise_analysis, runs, train_lib
+from experiments import ford_stages, runs, train_lib
 from experiments.configs import tiny
 from experiments.configs.analyses import ford
 from experiments.configs.analyses import tiny as tiny_analyses_config
@@ -164,11 +164,12 @@ FORD_EXAMPLES = {"examples": 8, "distance_examples": 6, "church_examples": 2}
 
 def shared_ford(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathlib.Path:
     """The Ford et al. analyses of `experiments/configs/analyses/tiny.py` on `run`, as
-    `experiments.noise_analysis` runs them, once per session (`made_once`)."""
+    `experiments.noise_analysis` runs them (`ford_stages.run_all`), once per session
+    (`made_once`)."""
 
     def analyse(path: pathlib.Path) -> None:
         config = tiny_analyses_config.get_config(FORD_ANALYSES)
-        noise_analysis.run_all(str(path), run, config, FORD_EXAMPLES, log=lambda line: None)
+        ford_stages.run_all(str(path), run, config, FORD_EXAMPLES, log=lambda line: None)
 
     return made_once(tmp_path_factory, "tiny_ford", analyse)
 

@@ -1,6 +1,7 @@
-"""The Ford et al. analyses (experiments/analyses/ford_*.py) and their binary
-(experiments/noise_analysis.py) on the tiny trained model: shapes and invariants of the
-stored results, resumption without duplicated or lost rows, bad settings and flags."""
+"""The Ford et al. analyses (experiments/analyses/ford_*.py), their stages
+(experiments/ford_stages.py) and binary (experiments/noise_analysis.py) on the tiny
+trained model: shapes and invariants of the stored results, resumption without
+duplicated or lost rows, bad settings and flags."""
 
 import csv
 import pathlib
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import FORD_ANALYSES, FORD_EXAMPLES
 
-from experiments import noise, noise_analysis, runs
+from experiments import ford_stages, noise, runs
 from experiments.configs.analyses import tiny
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def test_an_interrupted_ford_run_resumes_with_the_same_rows(tiny_ford, tiny_run,
     before = runs.read_results(tiny_ford, "ford_rates")
     lost.unlink()  # as if killed before its last chunk was written
     config = tiny.get_config(FORD_ANALYSES)
-    noise_analysis.run_all(str(out), tiny_run, config, FORD_EXAMPLES, **QUIET)
+    ford_stages.run_all(str(out), tiny_run, config, FORD_EXAMPLES, **QUIET)
     after = runs.read_results(out, "ford_rates")
     assert after.index.tolist() == list(range(8))  # no row lost or duplicated
     for field in ("errors", "rate_low", "noise_wrong", "sigma_at_mu"):
@@ -109,14 +110,14 @@ def test_bad_ford_settings_are_refused_before_anything_is_loaded(
 
 def test_the_common_flags_reach_every_analysis_that_has_them():
     config = tiny.get_config(FORD_ANALYSES)
-    noise_analysis.apply_flags(config, ["0.2", "0.3"], samples=7, steps=9, noisy_points=2)
+    ford_stages.apply_flags(config, ["0.2", "0.3"], samples=7, steps=9, noisy_points=2)
     assert config.ford_rates.sigmas == (0.2, 0.3)
     assert config.ford_rates.samples == config.ford_rates.sigma_samples == 7
     assert config.ford_latent.samples == config.ford_latent.sigma_samples == 7
     assert config.ford_distance.steps == config.ford_latent.steps == config.ford_church.steps == 9
     assert config.ford_distance.noisy_points == 2
     with pytest.raises(ValueError, match=r"--sigmas must be numbers, got \['0.1', 'x'\]"):
-        noise_analysis.apply_flags(config, ["0.1", "x"], None, None, None)
+        ford_stages.apply_flags(config, ["0.1", "x"], None, None, None)
 
 
 def test_the_half_space_factor_is_the_one_percent_quantile():
