@@ -1,10 +1,12 @@
-r"""The paper's attack figures from stored analysis runs of experiments.analyse, each as
-a PNG with its numbers beside it (CSV or JSON). Figures only draw: they read the
-results the runs stored and never attack, generate examples or restore a model.
+r"""The paper's attack figures from stored analysis runs of experiments.analyse, and those
+of Ford et al. (2019) from runs of experiments.noise_analysis, each as a PNG with its
+numbers beside it (CSV or JSON). Figures only draw: they read the results the runs
+stored and never attack, generate examples or restore a model.
 
     python -m experiments.figures --out docs/results \
         --attack_runs runs/attack_cpu_taylor,runs/attack_cpu_taylor_noise008 \
-        --latent_run runs/attack_cpu_taylor_latent --boundary_run runs/boundary_cpu_taylor
+        --latent_run runs/attack_cpu_taylor_latent --boundary_run runs/boundary_cpu_taylor \
+        --ford_runs runs/ford_cpu_taylor,runs/ford_cpu_taylor_noise008
 
 Figures are drawn when their inputs are given:
   fig3   one curve attacked at several ε (values of the stored grids) in pixel space (first
@@ -14,6 +16,16 @@ Figures are drawn when their inputs are given:
   fig9   latent attacks: accuracy against the recomputed label, unchanged-label fraction
   fig10  accuracy against ε under pixel PGD and under Gaussian noise, for each run
   fig11  original, attacked and perturbation side by side
+Ford et al. (--ford_runs, one run per model; one colour per run):
+  fig2_sigma_vs_distance  σ(x, 1 %) against the distance to the nearest error, medians of
+         bins of --ford_bin images sorted by σ (25–75 % bars), the half-space line
+         d = 2.326·σ, and the histogram of σ(x, 1 %); per-image rows in the .csv, per-bin
+         rows in fig2_sigma_vs_distance_bins.csv
+  fig4_isoperimetric  median noisy distance against μ(x, σ) at ford_distance's noisy σ
+         under the isoperimetric bound −σ·Φ⁻¹(μ), and against σ(x, 1 %)
+  fig_noise_accuracy  accuracy in noise against σ (mean ± 1 SD over draws), CDF of μ(x, σ)
+  church_windows_<run directory name>  one file per run: pixel and latent church windows
+         (Fig. 3) of up to 4 examples, with the true boundary over the latent slice
 Images are drawn with origin="lower" (row r is y = r/(R-1)), as everywhere in squiggles.
 The drawing is in `experiments.drawing`.
 """
@@ -26,7 +38,7 @@ from absl import app, flags
 from etils import epath
 
 from experiments import console
-from experiments.drawing import accuracy, boundary, errors, examples
+from experiments.drawing import accuracy, boundary, church, errors, examples, ford
 from squiggles.storage import ensure_writable_dir
 
 _OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON files.")
@@ -43,14 +55,21 @@ _CURVE_EPSILONS = flags.DEFINE_list(
     "curve_epsilons", ["0.15", "0.6", "2.4"], "ε of fig 3, each in the stored grids."
 )
 _CURVE_INDEX = flags.DEFINE_integer("curve_index", 0, "Test example of fig 3.")
+_FORD_RUNS = flags.DEFINE_list(
+    "ford_runs", [], "Runs of experiments.noise_analysis, one per model (Ford et al. figures)."
+)
+_FORD_BIN = flags.DEFINE_integer("ford_bin", 50, "Images per bin of σ in fig2_sigma_vs_distance.")
 flags.mark_flags_as_required(["out"])
 
-INPUT_FLAGS = ("--attack_runs", "--latent_run", "--boundary_run")
+INPUT_FLAGS = ("--attack_runs", "--latent_run", "--boundary_run", "--ford_runs")
 
 
-def check_inputs(runs: list[str], latent_run: str | None, boundary_run: str | None) -> None:
+def check_inputs(
+    runs: list[str], latent_run: str | None, boundary_run: str | None,
+    ford_runs: list[str] | tuple[str, ...] = (),
+) -> None:  # fmt: skip
     """A usage error when no figure has its inputs: nothing would be drawn."""
-    if not (runs or latent_run or boundary_run):
+    if not (runs or latent_run or boundary_run or ford_runs):
         raise app.UsageError(
             f"no inputs: give at least one of {', '.join(INPUT_FLAGS)} (each figure is drawn "
             "from the runs it needs; see the list above)"
@@ -67,6 +86,8 @@ def draw(
     latent_epsilon: float = 0.6,
     curve_epsilons: tuple[float, ...] = (0.15, 0.6, 2.4),
     curve_index: int = 0,
+    ford_runs: list[str] | tuple[str, ...] = (),
+    ford_bin: int = 50,
 ) -> list[epath.Path]:
     """Every figure whose inputs are given; the paths of those written."""
     written = []
@@ -81,13 +102,22 @@ def draw(
         written.append(accuracy.latent_attack_curves(latent_run, runs[0] if runs else None, out))
     if boundary_run:
         written.append(boundary.distance_cdfs(boundary_run, out))
+    if ford_runs:
+        written += [
+            ford.sigma_vs_distance(ford_runs, out, ford_bin),
+            ford.isoperimetric(ford_runs, out),
+            ford.noise_accuracy(ford_runs, out),
+        ]
+        written += [
+            church.church_windows(run, out, name) for run, name in church.file_names(ford_runs)
+        ]
     return [path for path in written if path is not None]
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    check_inputs(_ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUN.value)
+    check_inputs(_ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUN.value, _FORD_RUNS.value)
     console.setup()
     try:
         out = ensure_writable_dir(_OUT.value, "the figures")
@@ -95,7 +125,7 @@ def main(argv: list[str]) -> None:
             out, _ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUN.value,
             pixel_epsilon=_PIXEL_EPSILON.value, latent_epsilon=_LATENT_EPSILON.value,
             curve_epsilons=[float(e) for e in _CURVE_EPSILONS.value],
-            curve_index=_CURVE_INDEX.value,
+            curve_index=_CURVE_INDEX.value, ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,
         )  # fmt: skip
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")

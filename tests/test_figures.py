@@ -1,8 +1,11 @@
 """The figures binary: its inputs, what Fig. 7 and Fig. 8 show on synthetic results, and
 every figure drawn from a real tiny analysis run without attacking or generating."""
 
+import csv
 import json
+import math
 import pathlib
+import shutil
 
 import matplotlib
 import numpy as np
@@ -11,8 +14,8 @@ from absl import app, flags
 from etils import epath
 
 import squiggles
-from experiments import attacks, eval_lib, figures, runs
-from experiments.drawing import boundary, errors, examples
+from experiments import attacks, eval_lib, figures, latent_noise, noise, runs
+from experiments.drawing import boundary, church, errors, examples, ford
 from experiments.examples import TestExamples
 from experiments.results import AttackResults
 
@@ -23,13 +26,15 @@ def test_no_inputs_is_a_usage_error_that_writes_nothing(tmp_path, capsys):
     try:
         with pytest.raises(
             app.UsageError,
-            match="no inputs: give at least one of --attack_runs, --latent_run, --boundary_run",
+            match="no inputs: give at least one of --attack_runs, --latent_run, --boundary_run, "
+            "--ford_runs",
         ):
             figures.main(["figures"])
     finally:
         flags.FLAGS.unparse_flags()
     assert "wrote" not in capsys.readouterr().out and not out.exists()
     figures.check_inputs([], None, "runs/boundary")  # one input is enough
+    figures.check_inputs([], None, None, ["runs/ford"])
 
 
 def boundary_results():
@@ -171,7 +176,12 @@ def no_attacks_or_examples(monkeypatch):
 
     for owner, name in [(attacks, "run_pgd"), (attacks, "attack_subset"),
                         (squiggles, "generate_examples"), (eval_lib, "load_run"),
-                        (runs, "load_model")]:  # fmt: skip
+                        (runs, "load_model"), (noise, "count_errors"),
+                        (noise, "sigma_at_error_rate"), (noise, "distance_to_error"),
+                        (noise, "median_noisy_distance"), (noise, "state_logits"),
+                        (latent_noise, "latent_error_rate"),
+                        (latent_noise, "latent_sigma_at_error_rate"),
+                        (latent_noise, "latent_distance_to_error")]:  # fmt: skip
         monkeypatch.setattr(owner, name, refuse)
     monkeypatch.setattr(TestExamples, "load", classmethod(refuse))
 
@@ -237,3 +247,92 @@ def test_an_epsilon_missing_from_the_stored_grid_is_a_clear_error(tiny_analyses,
     with pytest.raises(ValueError, match="test example 99 is not among the 10"):
         examples.attacked_curve(tiny_analyses, None, 99, [0.3], out)
     assert not list(out.iterdir())  # nothing half-written
+
+
+# ---------------------------------------------------------------- Ford et al. figures
+
+
+def csv_rows(path: pathlib.Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_ford_figure_is_drawn_from_a_real_run_without_attacking(
+    tiny_ford, no_attacks_or_examples, tmp_path, capsys
+):
+    out = tmp_path / "figures"
+    flags.FLAGS(["figures", f"--out={out}", f"--ford_runs={tiny_ford}", "--ford_bin=2"])
+    try:
+        figures.main(["figures"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    church_name = f"church_windows_{epath.Path(tiny_ford).name}"
+    assert f"{church_name}.png" in capsys.readouterr().out
+    for name, numbers in [("fig2_sigma_vs_distance", "csv"), ("fig4_isoperimetric", "csv"),
+                          ("fig_noise_accuracy", "csv"), (church_name, "json")]:  # fmt: skip
+        assert (out / f"{name}.png").stat().st_size > 0, name
+        assert (out / f"{name}.{numbers}").stat().st_size > 0, name
+    rates = runs.read_results(tiny_ford, "ford_rates")
+    distances = runs.read_results(tiny_ford, "ford_distance")
+    both = np.intersect1d(rates.index, distances.index)
+    mine, theirs = np.searchsorted(rates.index, both), np.searchsorted(distances.index, both)
+    # Fig. 2: one row per image both hold, with the stored σ(x, 1 %) and distance (inf kept).
+    rows = csv_rows(out / "fig2_sigma_vs_distance.csv")
+    assert [int(row["index"]) for row in rows] == both.tolist()
+    assert [float(row["sigma"]) for row in rows] == rates.sigma_at_mu[mine].tolist()
+    assert [float(row["distance"]) for row in rows] == pytest.approx(
+        distances.distance[theirs].tolist()
+    )
+    sigma, distance = rates.sigma_at_mu[mine], distances.distance[theirs]
+    placed = int(np.sum(np.isfinite(sigma) & (sigma > 0) & np.isfinite(distance)))
+    assert sum(row["bin"] != "" for row in rows) == placed
+    bins = csv_rows(out / "fig2_sigma_vs_distance_bins.csv")
+    assert len(bins) == math.ceil(placed / 2)
+    # Fig. 4: μ at ford_distance's noisy σ, image by image.
+    noisy_sigma = runs.read_settings(tiny_ford)["analyses"]["ford_distance"]["noisy_sigma"]
+    at = int(np.flatnonzero(np.isclose(rates.sigma, noisy_sigma))[0])
+    rows = csv_rows(out / "fig4_isoperimetric.csv")
+    assert [int(row["index"]) for row in rows] == both.tolist()
+    assert [float(row["mu"]) for row in rows] == pytest.approx(rates.rate[at, mine].tolist())
+    # Accuracy in noise: mean over draws at each σ; μ of every image at two σ.
+    rows = csv_rows(out / "fig_noise_accuracy.csv")
+    accuracy = [float(row["mean"]) for row in rows if row["panel"] == "accuracy"]
+    assert accuracy == pytest.approx(rates.accuracy_draws().mean(axis=1).tolist())
+    assert sum(row["panel"] == "mu" for row in rows) == min(2, len(rates.sigma)) * len(rates.index)
+    # Church windows: the stored examples, with the agreement of model and truth.
+    windows = runs.read_results(tiny_ford, "ford_church")
+    record = json.loads((out / f"{church_name}.json").read_text())
+    shown = min(church.EXAMPLES, len(windows.index))
+    assert [row["index"] for row in record["examples"]] == windows.index[:shown].tolist()
+    agreement = np.mean(windows.latent_class == windows.latent_truth, axis=(1, 2))[:shown]
+    assert [row["latent_agreement"] for row in record["examples"]] == pytest.approx(
+        agreement.tolist()
+    )
+
+
+def test_a_run_without_ford_results_is_a_clear_error(tiny_ford, tmp_path):
+    run, out = tmp_path / "run", epath.Path(tmp_path / "out")
+    shutil.copytree(tiny_ford, run)
+    out.mkdir()
+    summary = json.loads((run / "summary.json").read_text())
+    del summary["ford_distance"]
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match=r"fig 2 .* needs ford_distance results .* has no "
+                                         r"ford_distance results"):  # fmt: skip
+        ford.sigma_vs_distance([str(run)], out)
+    with pytest.raises(ValueError, match="needs ford_distance results"):
+        figures.draw(out, [], ford_runs=[str(run)])
+    shutil.copytree(tiny_ford, run, dirs_exist_ok=True)  # back to every result
+    settings = json.loads((run / "settings.json").read_text())
+    settings["analyses"]["ford_distance"]["noisy_sigma"] = 0.3
+    (run / "settings.json").write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match=r"not at ford_distance's noisy_sigma = 0.3"):
+        ford.isoperimetric([str(run)], out)
+    assert not list(out.iterdir())  # nothing half-written
+
+
+def test_church_window_files_are_named_by_run_directory():
+    assert church.file_names(["runs/a", "other/b", "x/a"]) == [
+        ("runs/a", "church_windows_a_0"), ("other/b", "church_windows_b"),
+        ("x/a", "church_windows_a_2"),
+    ]  # fmt: skip

@@ -8,4 +8,8 @@ attacks or generated examples. One module per kind of figure:
   examples    pictures of attacked examples: one curve at several ε (fig 3), side by
               side with the perturbation (fig 11)
   errors      errors grouped by true class (fig 7)
+  ford        Ford et al. (2019) from experiments.noise_analysis runs: σ(x, 1 %) against the
+              distance to the nearest error (their fig 2), the isoperimetric bound (fig 4),
+              accuracy in noise and the distribution of μ(x, σ)
+  church      church windows in pixel and latent space (their fig 3)
 """
