@@ -232,8 +232,10 @@ class ChunkedRun:
             log(f"{name}: examples {start}..{start + count - 1}{redo_note(held)}")
             if held:
                 forget_summary(self.out, name, log)
+            began = time.perf_counter()
             results = self.modules[name].compute(self.context(name, log), examples)
             save_npz(self.chunk_path(name, start), results)
+            log(f"{name}: {count} examples in {time.perf_counter() - began:.1f} s")
             log(progress.line(count))
 
     def results(self, name: str) -> dict[str, np.ndarray]:
