@@ -9,11 +9,14 @@ import shutil
 import subprocess
 import sys
 
+import jax
+import ml_collections
 import numpy as np
 import pytest
 from conftest import FORD_ANALYSES, FORD_EXAMPLES
 
 from experiments import ford_stages, noise, runs
+from experiments.analyses import ford_distance
 from experiments.configs.analyses import tiny
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -136,3 +139,16 @@ def test_the_binary_reports_bad_flags_and_missing_models(tmp_path):
     assert result.returncode != 0 and "error: --examples must be >= 0, got -1" in result.stderr
     result = run(f"--workdir={tmp_path / 'none'}", f"--out={tmp_path / 'out'}")
     assert result.returncode != 0 and "is not a training run" in result.stderr
+
+
+def test_the_noise_error_of_an_image_is_its_first_misclassified_noisy_sample():
+    images = jax.random.uniform(jax.random.key(1), (3, 4, 4))
+    key = jax.random.key(2)
+    settings = ml_collections.ConfigDict({"noisy_sigma": 0.3})
+    distances = np.array([[0.5, 0.0, 0.0], [0.1, 0.2, 0.3], [0.0, 0.4, 0.0]])
+    errors, found = ford_distance.first_noise_errors(images, distances, key, settings)
+    assert found.tolist() == [True, False, True]
+    # As median_noisy_distance drew them: sample k of the whole chunk, fold_in(key, k).
+    np.testing.assert_array_equal(errors[0], noise.noisy_sample(key, images, 0.3, 1)[0])
+    np.testing.assert_array_equal(errors[2], noise.noisy_sample(key, images, 0.3, 0)[2])
+    np.testing.assert_array_equal(errors[1], images[1])

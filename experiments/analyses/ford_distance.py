@@ -103,8 +103,8 @@ def first_noise_errors(images, distances: np.ndarray, key: jax.Array, settings):
     errors = np.array(images)
     for number in np.unique(first[found]):
         rows = np.flatnonzero(found & (first == number))
-        sample = noise.noisy_sample(key, images[rows], settings.noisy_sigma, int(number))
-        errors[rows] = np.asarray(sample)
+        sample = noise.noisy_sample(key, images, settings.noisy_sigma, int(number))
+        errors[rows] = np.asarray(sample)[rows]  # the draw of the whole chunk, as it was made
     return errors, found
 
 
