@@ -21,25 +21,25 @@ def apply_flags(
     config: ml_collections.ConfigDict, sigmas: list[str] | None, samples: int | None,
     steps: int | None, noisy_points: int | None,
 ) -> None:  # fmt: skip
-    """The common flags, written into every analysis that has the field."""
+    """The common flags, written into every analysis of the config that has the field."""
+    fields = {}
     if sigmas is not None:
         try:
-            config.ford_rates.sigmas = tuple(float(s) for s in sigmas)
+            fields["sigmas"] = {"ford_rates": tuple(float(s) for s in sigmas)}
         except ValueError as error:
             raise ValueError(f"--sigmas must be numbers, got {sigmas}") from error
     if samples is not None:
-        for name, field in (
-            ("ford_rates", "samples"),
-            ("ford_rates", "sigma_samples"),
-            ("ford_latent", "samples"),
-            ("ford_latent", "sigma_samples"),
-        ):
-            config[name][field] = samples  # fmt: skip
+        fields["samples"] = fields["sigma_samples"] = dict.fromkeys(
+            ("ford_rates", "ford_latent"), samples
+        )
     if steps is not None:
-        for name in ("ford_distance", "ford_latent", "ford_church"):
-            config[name].steps = steps
+        fields["steps"] = dict.fromkeys(("ford_distance", "ford_latent", "ford_church"), steps)
     if noisy_points is not None:
-        config.ford_distance.noisy_points = noisy_points
+        fields["noisy_points"] = {"ford_distance": noisy_points}
+    for field, values in fields.items():
+        for name, value in values.items():
+            if name in config.analyses:
+                config[name][field] = value
 
 
 def stage_config(
@@ -55,14 +55,22 @@ def stage_config(
     return stage
 
 
+def stage_configs(
+    config: ml_collections.ConfigDict, examples: dict[str, int]
+) -> list[ml_collections.ConfigDict]:
+    """The run config of each stage, in order, with the analyses of `config` it holds;
+    stages with no analysis named or no examples are left out."""
+    chosen = [
+        (tuple(name for name in names if name in config.analyses), examples[flag])
+        for names, flag in STAGES
+    ]
+    return [stage_config(config, names, count) for names, count in chosen if names and count > 0]
+
+
 def run_all(out: str, workdir: str, config: ml_collections.ConfigDict,
             examples: dict[str, int], log: runs.Log = runs.log_line) -> dict:  # fmt: skip
     """Every stage in order (each checked before any runs); the merged summary."""
-    stages = [
-        runs.ChunkedRun(out, workdir, stage_config(config, names, examples[flag]))
-        for names, flag in STAGES
-        if all(name in config.analyses for name in names) and examples[flag] > 0
-    ]
+    stages = [runs.ChunkedRun(out, workdir, stage) for stage in stage_configs(config, examples)]
     if not stages:
         raise ValueError(f"nothing to run: analyses {tuple(config.analyses)}, examples {examples}")
     summary = {}

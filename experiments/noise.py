@@ -53,6 +53,11 @@ PGD_BLOCK = 10  # PGD steps between drops of the inputs that already have an err
 HALF_SPACE_FACTOR = float(-jax.scipy.special.ndtri(0.01))  # 2.326: d = 2.326·σ(x, 1 %)
 
 
+def halfspace_factor(mu: float) -> float:
+    """−Φ⁻¹(μ): a half-space at distance d has σ(x, μ) = d / this (2.326 for μ = 1 %)."""
+    return float(-jax.scipy.special.ndtri(check_rate(mu)))
+
+
 # ---------------------------------------------------------------- checks
 
 
@@ -209,7 +214,7 @@ def error_rate(
 ) -> ErrorRate:  # fmt: skip
     """μ(x, σ) per image: the fraction of `samples` draws x + σ·n, n ~ N(0, I), that the
     model misclassifies against the clean label (noise not clipped); `sigma` a scalar or
-    one per image. Draws are classified `batch` images at a time."""
+    one per image. Each forward pass classifies max(1, batch // N) draws of every image."""
     samples = check_positive_integer(samples, "samples")
     errors = count_errors(logits_fn, images, labels, sigma, samples=samples, key=key, batch=batch)
     low, high = clopper_pearson(errors, samples)
@@ -290,7 +295,8 @@ def halfspace_distance(sigma, mu):
     rate in noise σ is μ; 0 where μ ≥ ½. Also the Gaussian isoperimetric bound: the median
     distance from N(x, σ²I) samples to any error set of rate μ is at most this."""
     sigma, mu = jnp.asarray(sigma, jnp.float32), jnp.asarray(mu, jnp.float32)
-    return jnp.where(mu >= 0.5, 0.0, -sigma * jax.scipy.special.ndtri(jnp.minimum(mu, 0.5)))
+    distance = -sigma * jax.scipy.special.ndtri(jnp.minimum(mu, 0.5))
+    return jnp.where((mu >= 0.5) | (sigma == 0), 0.0, distance)  # σ = 0: no noise, no distance
 
 
 # ---------------------------------------------------------------- distance to the nearest error
@@ -447,7 +453,8 @@ def median_noisy_distance(
     """For each image, `distance_to_error` from `points` samples of N(x, σ²I) (labelled
     with the clean label), and their median. For an error set of rate μ at σ, the
     isoperimetric inequality bounds that median by `halfspace_distance(σ, μ)`. Sample k
-    of every image is drawn from fold_in(key, k); PGD runs on `batch` samples at a time."""
+    of every image is drawn from fold_in(key, k); PGD runs on max(1, batch // N) samples of
+    every image at a time."""
     images, labels = check_inputs(images, labels)
     points = check_positive_integer(points, "points")
     per_pass = min(draws_per_pass(len(images), check_positive_integer(batch, "batch")), points)

@@ -152,3 +152,17 @@ def test_the_noise_error_of_an_image_is_its_first_misclassified_noisy_sample():
     np.testing.assert_array_equal(errors[0], noise.noisy_sample(key, images, 0.3, 1)[0])
     np.testing.assert_array_equal(errors[2], noise.noisy_sample(key, images, 0.3, 0)[2])
     np.testing.assert_array_equal(errors[1], images[1])
+
+
+def test_a_subset_of_the_analyses_runs_each_one_named_and_takes_the_flags():
+    config = tiny.get_config("ford_rates,ford_distance,ford_church")
+    ford_stages.apply_flags(config, None, samples=5, steps=3, noisy_points=None)
+    assert config.ford_rates.samples == 5 and config.ford_distance.steps == 3
+    assert "ford_latent" not in config
+    examples = {"examples": 8, "distance_examples": 6, "church_examples": 0}
+    stages = ford_stages.stage_configs(config, examples)
+    assert [(s.analyses, s.examples) for s in stages] == [
+        (("ford_rates",), 8), (("ford_distance",), 6)
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="nothing to run"):
+        ford_stages.run_all("unused", "unused", config, dict.fromkeys(examples, 0))

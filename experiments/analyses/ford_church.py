@@ -140,20 +140,22 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
     }
     for i in range(count):
         x, label = images[i], int(labels[i])
-        toward_pgd = pgd.point[i] - x if pgd.found[i] and pgd.distance[i] > 0 else random[i]
-        e1 = unit_rows(toward_pgd[None])[0]
+        has_pgd = bool(pgd.found[i] and pgd.distance[i] > 0)  # 0: wrong clean, no direction
+        e1 = unit_rows((pgd.point[i] - x if has_pgd else random[i])[None])[0]
         error, sigma = first_noise_error(logits_fn, x, label, jax.random.fold_in(key, 10 + i),
                                          settings)  # fmt: skip
         e2 = orthogonal(e1[None], (error - x if error is not None else random[i][::-1])[None])[0]
-        reach = [np.linalg.norm(toward_pgd) if pgd.found[i] else 0.0]
+        reach = [float(pgd.distance[i]) if has_pgd else 0.0]
         if error is not None:
             offset = (error - x).ravel()
             results["noise_point"][i] = (offset @ e1.ravel(), offset @ e2.ravel())
             results["noise_sigma"][i] = sigma
             reach.append(np.linalg.norm(offset))
-        if pgd.found[i]:
+        if has_pgd:
             results["pgd_point"][i] = (pgd.distance[i], 0.0)
-        extent = settings.pixel_extent * max(max(reach), 1e-3)
+        # With no error at all, the typical noise norm σ√d sets the scale.
+        scale = max(reach) or settings.noise_sigma * math.sqrt(x.size)
+        extent = settings.pixel_extent * scale
         results["pixel_extent"][i] = extent
         points = lattice(x, e1, e2, results["offsets"] * extent)
         results["pixel_class"][i] = classify(logits_fn, points, settings.batch).reshape(grid, grid)

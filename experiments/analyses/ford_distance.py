@@ -122,8 +122,10 @@ def on_manifold(context, examples: TestExamples, errors, found: np.ndarray):
     return distance, kind
 
 
-def kind_fractions(kind: np.ndarray) -> dict:
-    """How many errors of each kind, and their fractions among the errors."""
+def kind_fractions(kind: np.ndarray, clean_correct: np.ndarray) -> dict:
+    """How many errors of each kind, and their fractions among the errors, of the images
+    classified right clean (the 'error' of one classified wrong is the image itself)."""
+    kind = np.where(clean_correct, kind, -1)
     errors = kind >= 0
     counts = {name: int(np.sum(kind == k)) for k, name in enumerate(manifold.KINDS)}
     total = int(errors.sum())
@@ -133,7 +135,7 @@ def kind_fractions(kind: np.ndarray) -> dict:
 
 
 def rate_comparison(results: DistanceResults, context) -> dict | None:
-    """Against this run's `ford_rates` (same images): distance / (2.326·σ(x, 1 %)) and
+    """Against this run's `ford_rates` (same images): distance / (−Φ⁻¹(μ)·σ(x, μ)) and
     median noisy distance / the isoperimetric bound at noisy_sigma, image by image."""
     summary = runs.read_summary(context.out) or {}
     if "ford_rates" not in summary:
@@ -145,7 +147,8 @@ def rate_comparison(results: DistanceResults, context) -> dict | None:
     rows = np.searchsorted(rates.index, results.index)
     sigma = rates.sigma_at_mu[rows]
     usable = np.isfinite(sigma) & (sigma > 0) & np.isfinite(results.distance)
-    ratio = results.distance[usable] / (noise.HALF_SPACE_FACTOR * sigma[usable])
+    factor = noise.halfspace_factor(runs.read_settings(context.out)["analyses"]["ford_rates"]["mu"])
+    ratio = results.distance[usable] / (factor * sigma[usable])
     comparison = {
         "images_compared": int(usable.sum()),
         "median_distance_over_halfspace": float(np.median(ratio)) if usable.any() else None,
@@ -180,9 +183,11 @@ def summarise(results: DistanceResults, context) -> dict:
         "noise_norm_99": settings.noisy_sigma * math.sqrt(stats.chi2.ppf(0.99, dimension)),
         "median_noisy_distance": float(np.median(results.noisy_median)),
         "noisy_error_fraction": float(np.mean(results.noisy_distances == 0)),
-        "pgd_errors_on_manifold": kind_fractions(results.pgd_manifold_kind),
+        "pgd_errors_on_manifold": kind_fractions(results.pgd_manifold_kind, results.clean_correct),
         "median_pgd_manifold_distance": _nanmedian(results.pgd_manifold_distance),
-        "noise_errors_on_manifold": kind_fractions(results.noise_manifold_kind),
+        "noise_errors_on_manifold": kind_fractions(
+            results.noise_manifold_kind, results.clean_correct
+        ),
         "median_noise_manifold_distance": _nanmedian(results.noise_manifold_distance),
         "versus_rates": rate_comparison(results, context),
     }

@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+import squiggles
 from experiments import attacks, latent_noise, noise, runs
 from experiments.analyses import common
 from experiments.examples import TestExamples
@@ -84,7 +86,10 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
     results = {
         "index": examples.indices,
         "label": labels,
-        "clean_probability": attacks.probabilities(state, examples.images),
+        # Of the rendered latent (not the stored image): what the noise and PGD start from.
+        "clean_probability": attacks.probabilities(
+            state, squiggles.render(jnp.asarray(latents), context.family, context.resolution)
+        ),
         "sigma": np.asarray(settings.sigmas, np.float64),
         "samples": np.asarray(settings.samples),
         **{
@@ -114,10 +119,10 @@ def _median(values: np.ndarray) -> float | None:
     return float(np.median(values)) if len(values) else None
 
 
-def halfspace_ratio(distance: np.ndarray, sigma: np.ndarray) -> float | None:
-    """Median of distance / (2.326·σ) over images where both are finite and σ > 0."""
+def halfspace_ratio(distance: np.ndarray, sigma: np.ndarray, mu: float) -> float | None:
+    """Median of distance / (−Φ⁻¹(μ)·σ) over images where both are finite and σ > 0."""
     usable = np.isfinite(distance) & np.isfinite(sigma) & (sigma > 0)
-    return _median(distance[usable] / (noise.HALF_SPACE_FACTOR * sigma[usable]))
+    return _median(distance[usable] / (noise.halfspace_factor(mu) * sigma[usable]))
 
 
 def boundary_comparison(results: LatentResults, context) -> dict | None:
@@ -132,8 +137,9 @@ def boundary_comparison(results: LatentResults, context) -> dict | None:
     return {
         "images": int(len(both)),
         "median_true_boundary_distance": _median(distance[np.isfinite(distance)]),
-        "median_true_distance_over_halfspace": halfspace_ratio(distance,
-                                                               results.sigma_truth[mine]),
+        "median_true_distance_over_halfspace": halfspace_ratio(
+            distance, results.sigma_truth[mine], context.settings.mu
+        ),
     }  # fmt: skip
 
 
@@ -155,7 +161,7 @@ def summarise(results: LatentResults, context) -> dict:
                                                           / disagreements)
             if disagreements else None,
         })  # fmt: skip
-    found = results.found
+    found = results.found & (results.distance > 0)  # an error other than the clean latent
     return {
         "clean_accuracy": float(np.mean(results.clean_correct)),
         "samples": int(results.samples),
@@ -166,7 +172,9 @@ def summarise(results: LatentResults, context) -> dict:
         "sigma_truth_not_reached": int(np.sum(~np.isfinite(results.sigma_truth))),
         "found": float(np.mean(found)),
         "median_distance": float(np.median(results.distance)),
-        "median_distance_over_halfspace": halfspace_ratio(results.distance, results.sigma_model),
+        "median_distance_over_halfspace": halfspace_ratio(
+            results.distance, results.sigma_model, context.settings.mu
+        ),
         "errors_that_change_the_label": float(np.mean(results.error_true_label[found]
                                                       != results.label[found]))
         if found.any() else None,

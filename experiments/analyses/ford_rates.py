@@ -132,7 +132,7 @@ def summarise(results: RateResults, context) -> dict:
         ],
         "mu": settings.mu,
         "sigma_at_mu": sigma_summary(results.sigma_at_mu, results.clean_correct),
-        "halfspace_factor": noise.HALF_SPACE_FACTOR,
+        "halfspace_factor": noise.halfspace_factor(settings.mu),
     }
 
 

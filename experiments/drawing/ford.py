@@ -50,6 +50,14 @@ def rates_and_distances(run_dirs, figure: str) -> list[tuple]:
     return pairs
 
 
+def halfspace_factor_of(pairs: list[tuple]) -> float:
+    """−Φ⁻¹(μ) of the runs' σ(x, μ), which must share μ to share one half-space line."""
+    mus = {runs.read_settings(run)["analyses"]["ford_rates"]["mu"] for run, *_ in pairs}
+    if len(mus) != 1:
+        raise ValueError(f"fig 2 needs runs of one μ for σ(x, μ), got μ = {sorted(mus)}")
+    return noise.halfspace_factor(mus.pop())
+
+
 def noisy_sigma_row(run: str, rates) -> tuple[float, int]:
     """ford_distance's noisy σ and its row in ford_rates' μ(x, σ), or an error naming
     the σ there are."""
@@ -124,6 +132,7 @@ def sigma_vs_distance(run_dirs, out: epath.Path, bin_size: int = 50) -> epath.Pa
     if bin_size < 1:
         raise ValueError(f"bin_size must be >= 1, got {bin_size}")
     pairs = rates_and_distances(run_dirs, "fig 2 (σ against distance)")
+    factor = halfspace_factor_of(pairs)
     plt = common.pyplot()
     figure, (ax, hist) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
     rows, bin_rows, per_run, top = [], [], [], 0.0
@@ -149,7 +158,7 @@ def sigma_vs_distance(run_dirs, out: epath.Path, bin_size: int = 50) -> epath.Pa
                              "sigma_q25": s[0], "sigma_median": s[1], "sigma_q75": s[2],
                              "distance_q25": d[0], "distance_median": d[1],
                              "distance_q75": d[2],
-                             "halfspace_distance": noise.HALF_SPACE_FACTOR * s[1]})  # fmt: skip
+                             "halfspace_distance": factor * s[1]})  # fmt: skip
             ax.errorbar(s[1], d[1], xerr=[[s[1] - s[0]], [s[2] - s[1]]],
                         yerr=[[d[1] - d[0]], [d[2] - d[1]]], fmt="o", color=color, ms=5,
                         capsize=2, label=label if b == 0 else None)  # fmt: skip
@@ -157,11 +166,12 @@ def sigma_vs_distance(run_dirs, out: epath.Path, bin_size: int = 50) -> epath.Pa
             ax.plot([], [], "o", color=color, label=label)
         if placed.any():
             top = max(top, float(sigma[placed].max()))
-        per_run.append((common.run_label(run), color, rates.sigma_at_mu))
+        high = runs.read_settings(run)["analyses"]["ford_rates"]["sigma_high"]
+        per_run.append((common.run_label(run), color, rates.sigma_at_mu, high))
     if top > 0:
         line = np.array([0.0, top * 1.05])
-        ax.plot(line, noise.HALF_SPACE_FACTOR * line, "k--", lw=1,
-                label=f"half-space: d = {noise.HALF_SPACE_FACTOR:.3f}·σ")  # fmt: skip
+        ax.plot(line, factor * line, "k--", lw=1,
+                label=f"half-space: d = {factor:.3f}·σ")  # fmt: skip
         ax.set_xlim(0, top * 1.05)
         ax.set_ylim(bottom=0)
     else:
@@ -173,21 +183,20 @@ def sigma_vs_distance(run_dirs, out: epath.Path, bin_size: int = 50) -> epath.Pa
            ylabel="ℓ2 distance to the nearest error (PGD)",
            title=f"Distance against σ(x, 1 %), medians of bins of {bin_size} images")  # fmt: skip
     ax.legend(fontsize=7, loc="upper left")
-    sigma_histograms(hist, per_run, runs.read_settings(pairs[0][0]))
+    sigma_histograms(hist, per_run)
     write_table(out / "fig2_sigma_vs_distance.csv", rows, IMAGE_FIELDS)
     write_table(out / "fig2_sigma_vs_distance_bins.csv", bin_rows, BIN_FIELDS)
     return common.save(figure, out / "fig2_sigma_vs_distance.png")
 
 
-def sigma_histograms(ax, per_run: list, settings: dict) -> None:
+def sigma_histograms(ax, per_run: list) -> None:
     """σ(x, 1 %) per run: finite σ > 0 in bins, misclassified images (σ = 0) in a bin of
     their own left of 0, images whose rate never reached μ counted in the legend."""
-    finite = [s[np.isfinite(s) & (s > 0)] for _, _, s in per_run]
+    finite = [s[np.isfinite(s) & (s > 0)] for _, _, s, _ in per_run]
     top = max((float(f.max()) for f in finite if len(f)), default=1.0)
     width = top / 20
-    high = settings["analyses"]["ford_rates"]["sigma_high"]  # σ(x, μ) is inf above
     edges = np.arange(-1, 21) * width + 1e-12 * top  # the first bin holds σ = 0 alone
-    for (label, color, sigma), values in zip(per_run, finite, strict=True):
+    for (label, color, sigma, high), values in zip(per_run, finite, strict=True):
         zeros, unreached = int(np.sum(sigma == 0)), int(np.sum(~np.isfinite(sigma)))
         shown = np.concatenate([np.full(zeros, -width / 2), values])
         ax.hist(
