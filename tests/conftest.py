@@ -159,7 +159,8 @@ def tiny_analyses(tiny_run, tmp_path_factory) -> Iterator[str]:
 
 
 FORD_ANALYSES = ford.FORD
-FORD_EXAMPLES = {"examples": 8, "distance_examples": 6, "church_examples": 2}
+# Whole chunks of 4 (tiny.py): every chunk of an analysis reuses the first one's programs.
+FORD_EXAMPLES = {"examples": 8, "distance_examples": 8, "church_examples": 4}
 
 
 def shared_ford(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathlib.Path:
@@ -177,7 +178,7 @@ def shared_ford(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathlib.P
 @pytest.fixture(scope="session")
 def tiny_ford(tiny_run, tmp_path_factory) -> Iterator[str]:
     """Path of an `experiments.noise_analysis` run directory on `tiny_run`: ford_rates on
-    8 test examples, ford_distance and ford_latent on 6, ford_church on 2 (tiny sizes of
+    8 test examples, ford_distance and ford_latent on 8, ford_church on 4 (tiny sizes of
     `experiments/configs/analyses/tiny.py`), computed once per session. Read-only."""
     with read_only(shared_ford(tmp_path_factory, tiny_run)) as path:
         yield path

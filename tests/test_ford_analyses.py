@@ -30,7 +30,7 @@ def csv_rows(path: pathlib.Path) -> list[dict]:
 
 def test_every_ford_analysis_is_stored_for_its_examples(tiny_ford):
     summary = runs.read_summary(tiny_ford)
-    expected = {"ford_rates": 8, "ford_distance": 6, "ford_latent": 6, "ford_church": 2}
+    expected = {"ford_rates": 8, "ford_distance": 8, "ford_latent": 8, "ford_church": 4}
     for name, count in expected.items():
         assert summary[name]["examples"] == count
         assert len(csv_rows(pathlib.Path(tiny_ford) / f"{name}.csv")) == count
@@ -48,7 +48,7 @@ def test_every_ford_analysis_is_stored_for_its_examples(tiny_ford):
 
     distance = runs.read_results(tiny_ford, "ford_distance")
     points = settings.ford_distance.noisy_points
-    assert distance.noisy_distances.shape == (6, points)
+    assert distance.noisy_distances.shape == (8, points)
     found = distance.found
     assert np.all(distance.distance[found] <= distance.unrefined[found])
     assert np.all(np.isinf(distance.distance[~found]))
@@ -59,11 +59,11 @@ def test_every_ford_analysis_is_stored_for_its_examples(tiny_ford):
 
     latent = runs.read_results(tiny_ford, "ford_latent")
     outcomes = latent.model_errors + latent.followed_flips + latent.missed_flips
-    assert latent.model_errors.shape == (2, 6) and np.all(outcomes <= latent.samples)
+    assert latent.model_errors.shape == (2, 8) and np.all(outcomes <= latent.samples)
     assert np.all((latent.sigma_truth >= 0) & (latent.sigma_model >= 0))
 
     church = runs.read_results(tiny_ford, "ford_church")
-    assert church.pixel_class.shape == (2, 5, 5) and church.latent_class.shape == (2, 4, 4)
+    assert church.pixel_class.shape == (4, 5, 5) and church.latent_class.shape == (4, 4, 4)
     assert set(np.unique(church.latent_truth)) <= {0, 1}
     np.testing.assert_allclose(church.latent_offsets[[0, -1]], (-1.0, 1.0))
 
