@@ -215,7 +215,10 @@ def test_pixel_range_none_turns_clipping_off():
 
 
 def test_analyses_are_found_by_name():
-    assert analyses.names() == ["boundary", "latent", "noise", "pixel"]
+    assert analyses.names() == [
+        "boundary", "ford_church", "ford_distance", "ford_latent", "ford_rates", "latent",
+        "noise", "pixel",
+    ]  # fmt: skip
     for name in analyses.names():
         module = analyses.load(name)
         module.check(module.default_settings())  # the paper's settings are valid

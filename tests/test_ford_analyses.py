@@ -75,8 +75,8 @@ def test_an_interrupted_ford_run_resumes_with_the_same_rows(tiny_ford, tiny_run,
     lost = sorted(chunks.glob("ford_rates_*.npz"))[-1]
     before = runs.read_results(tiny_ford, "ford_rates")
     lost.unlink()  # as if killed before its last chunk was written
-    config = tiny.get_config(FORD_ANALYSES)
-    ford_stages.run_all(str(out), tiny_run, config, FORD_EXAMPLES, **QUIET)
+    rates_stage = ford_stages.stage_configs(tiny.get_config(FORD_ANALYSES), FORD_EXAMPLES)[0]
+    runs.ChunkedRun(out, tiny_run, rates_stage).run(**QUIET)
     after = runs.read_results(out, "ford_rates")
     assert after.index.tolist() == list(range(8))  # no row lost or duplicated
     for field in ("errors", "rate_low", "noise_wrong", "sigma_at_mu"):
@@ -128,17 +128,21 @@ def test_the_half_space_factor_is_the_one_percent_quantile():
 
 
 @pytest.mark.e2e
-def test_the_binary_reports_bad_flags_and_missing_models(tmp_path):
-    def run(*flags):
-        return subprocess.run(
-            [sys.executable, "-m", "experiments.noise_analysis", *flags],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-
-    result = run(f"--workdir={tmp_path}", f"--out={tmp_path / 'out'}", "--examples=-1")
+def test_the_binary_reports_a_bad_flag_before_loading_anything(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.noise_analysis", f"--workdir={tmp_path / 'none'}",
+         f"--out={tmp_path / 'out'}", "--examples=-1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert result.returncode != 0 and "error: --examples must be >= 0, got -1" in result.stderr
-    result = run(f"--workdir={tmp_path / 'none'}", f"--out={tmp_path / 'out'}")
-    assert result.returncode != 0 and "is not a training run" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_model_is_a_clear_error_before_anything_is_written(tmp_path):
+    config = tiny.get_config(FORD_ANALYSES)
+    with pytest.raises(FileNotFoundError, match="is not a training run"):
+        ford_stages.run_all(str(tmp_path / "out"), str(tmp_path / "none"), config, FORD_EXAMPLES)
+    assert not (tmp_path / "out" / "settings.json").exists()
 
 
 def test_the_noise_error_of_an_image_is_its_first_misclassified_noisy_sample():
