@@ -17,6 +17,7 @@ normal(fold_in(key, j // per_pass))[i, j % per_pass], the same at every σ.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import NamedTuple
@@ -32,10 +33,10 @@ from squiggles.curves import check_latents as check_family_latents
 Against = ("model", "truth")
 
 
-class LatentOutcomes(NamedTuple):
-    """Counts per latent among `samples` noisy draws."""
+class OutcomeCounts:
+    """What the three counts of noisy latent samples add up to, defined once (for
+    `LatentOutcomes` and the stored `noise_results.LatentResults`)."""
 
-    samples: int
     model_errors: np.ndarray  # label unchanged, model wrong
     followed_flips: np.ndarray  # label changed, model predicts the new label
     missed_flips: np.ndarray  # label changed, model predicts the old label
@@ -53,6 +54,16 @@ class LatentOutcomes(NamedTuple):
     def true_errors(self) -> np.ndarray:
         """Prediction ≠ the recomputed true label."""
         return self.model_errors + self.missed_flips
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentOutcomes(OutcomeCounts):
+    """Counts per latent among `samples` noisy draws."""
+
+    samples: int
+    model_errors: np.ndarray
+    followed_flips: np.ndarray
+    missed_flips: np.ndarray
 
     def rates(self) -> dict[str, np.ndarray]:
         fields = ("model_errors", "followed_flips", "missed_flips", "label_changes",

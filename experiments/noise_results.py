@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from experiments.latent_noise import OutcomeCounts
 from experiments.results import _FromArrays, predicted
 
 
@@ -64,7 +65,7 @@ class DistanceResults(_Clean):
 
 
 @dataclasses.dataclass(frozen=True)
-class LatentResults(_Clean):
+class LatentResults(_Clean, OutcomeCounts):
     """Gaussian noise and distances in latent space, against the model and the truth."""
 
     sigma: np.ndarray  # (S,) σ_z
@@ -77,15 +78,6 @@ class LatentResults(_Clean):
     distance: np.ndarray  # (N,) latent distance to the model's nearest error
     found: np.ndarray  # (N,)
     error_true_label: np.ndarray  # (N,) Shapely label at that error latent
-
-    @property
-    def label_changes(self) -> np.ndarray:
-        return self.followed_flips + self.missed_flips
-
-    @property
-    def disagreements(self) -> np.ndarray:
-        """(S, N): prediction ≠ clean label, what Ford et al. count."""
-        return self.model_errors + self.followed_flips
 
 
 @dataclasses.dataclass(frozen=True)

@@ -154,8 +154,7 @@ def summarise(results: LatentResults, context) -> dict:
                for name in OUTCOMES},
             "label_change_rate": float(results.label_changes[k].mean() / samples),
             "disagreement_rate": float(results.disagreements[k].mean() / samples),
-            "true_error_rate": float((results.model_errors[k] + results.missed_flips[k]).mean()
-                                     / samples),
+            "true_error_rate": float(results.true_errors[k].mean() / samples),
             # Of what Ford et al. would count as errors in noise: real class changes.
             "disagreements_that_are_class_changes": float(results.followed_flips[k].sum()
                                                           / disagreements)
