@@ -17,12 +17,7 @@ PER_EPSILON = ("label_after", "probability", "norm", "found_at", "attacked")
 
 def check_epsilons(settings: ml_collections.ConfigDict, field: str = "epsilons") -> None:
     """A non-empty, strictly increasing grid of positive finite radii."""
-    grid = settings[field]
-    values = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
-    if not values or not all(_is_number(e) and 0 < e < float("inf") for e in values):
-        raise ValueError(f"{field} must be positive finite numbers, got {grid}")
-    if list(values) != sorted(set(values)):
-        raise ValueError(f"{field} must be strictly increasing, got {grid}")
+    check_grid(settings, field, positive=True)
 
 
 def check_pgd(settings: ml_collections.ConfigDict) -> None:
@@ -126,11 +121,14 @@ def check_number(settings: ml_collections.ConfigDict, field: str, low: float, hi
         raise ValueError(f"{field} must be a number in {bracket}{low}, {high}), got {value!r}")
 
 
-def check_grid(settings: ml_collections.ConfigDict, field: str) -> None:
-    """A non-empty, strictly increasing grid of finite numbers >= 0 (σ may be 0)."""
+def check_grid(settings: ml_collections.ConfigDict, field: str, positive: bool = False) -> None:
+    """A non-empty, strictly increasing grid of finite numbers, > 0 when `positive`
+    (radii), >= 0 otherwise (σ may be 0)."""
     grid = settings[field]
     values = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
-    if not values or not all(_is_number(v) and 0 <= v < float("inf") for v in values):
-        raise ValueError(f"{field} must be finite numbers >= 0, got {grid}")
+    low_ok = (lambda v: v > 0) if positive else (lambda v: v >= 0)
+    if not values or not all(_is_number(v) and low_ok(v) and v < float("inf") for v in values):
+        kind = "positive finite numbers" if positive else "finite numbers >= 0"
+        raise ValueError(f"{field} must be {kind}, got {grid}")
     if list(values) != sorted(set(values)):
         raise ValueError(f"{field} must be strictly increasing, got {grid}")
