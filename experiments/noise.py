@@ -46,16 +46,16 @@ from experiments import attacks
 
 LogitsFn = Callable[[jax.Array], jax.Array]
 
-DEFAULT_BATCH = 1024  # images classified per forward pass
+DEFAULT_BATCH = 1024  # images classified per forward pass, at most
 CONFIDENCE = 0.95  # of the Clopper–Pearson intervals
 STEP_DIVISOR = 150  # PGD step ε/150, as the authors
 PGD_BLOCK = 10  # PGD steps between drops of the inputs that already have an error
-HALF_SPACE_FACTOR = float(-jax.scipy.special.ndtri(0.01))  # 2.326: d = 2.326·σ(x, 1 %)
+HALF_SPACE_FACTOR = float(stats.norm.isf(0.01))  # −Φ⁻¹(1 %) = 2.326: d = 2.326·σ(x, 1 %)
 
 
 def halfspace_factor(mu: float) -> float:
     """−Φ⁻¹(μ): a half-space at distance d has σ(x, μ) = d / this (2.326 for μ = 1 %)."""
-    return float(-jax.scipy.special.ndtri(check_rate(mu)))
+    return float(stats.norm.isf(check_rate(mu)))
 
 
 # ---------------------------------------------------------------- checks
