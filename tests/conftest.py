@@ -15,9 +15,11 @@ import json
 import os
 import pathlib
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 
+import jax
 import pytest
 
 from experiments import ford_stages, runs, train_lib
@@ -26,6 +28,34 @@ from experiments.configs.analyses import ford
 from experiments.configs.analyses import tiny as tiny_analyses_config
 
 DONE = "done.json"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One persistent JAX compilation cache per test session, shared by the xdist workers
+    and the binaries that tests run in subprocesses (they inherit the variable): the same
+    tiny models and attacks are compiled once, not once per process. A new empty
+    directory each session, so no program compiled from other sources is ever reused."""
+    if "workerinput" in dir(config) or os.environ.get(CACHE_VARIABLE):
+        directory = os.environ.get(CACHE_VARIABLE)
+    else:  # the controller (or a run without xdist): make it before any worker starts
+        directory = tempfile.mkdtemp(prefix="squiggles-test-jax-cache-")
+        _MADE.append(directory)
+        os.environ[CACHE_VARIABLE] = directory
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+    if directory:  # jax was imported above, before the variable was read: tell it now
+        jax.config.update("jax_compilation_cache_dir", directory)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Removes the session's compilation cache (only the process that made it)."""
+    for directory in _MADE:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.environ.pop(CACHE_VARIABLE, None)
+
+
+CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+_MADE: list[str] = []  # the cache directory this process made, if any
 
 
 def session_directory(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
