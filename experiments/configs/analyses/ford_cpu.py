@@ -1,10 +1,11 @@
 """The Ford et al. analyses at sizes that fit a 2-core CPU (docs/noise.md has the
 figures): 100 test images; μ from 500 draws at σ = 0.05 and 0.1; σ(x, 1 %) on 200 fixed
-draws to 4·10⁻³; 20 noisy points per image for Fig. 4; latent noise with 200 draws.
+draws to 4·10⁻³; 20 noisy points per image for Fig. 4; latent noise with 200 draws. The
+results in docs/ ran the distances and the latent analyses on the first 50 images:
 
     python -m experiments.noise_analysis --config experiments/configs/analyses/ford_cpu.py \
         --workdir models/cpu_taylor --out runs/ford_cpu_taylor \
-        --examples 100 --distance_examples 100 --church_examples 4
+        --examples 100 --distance_examples 50 --church_examples 2
 """
 
 import ml_collections
