@@ -132,3 +132,9 @@ def check_grid(settings: ml_collections.ConfigDict, field: str, positive: bool =
         raise ValueError(f"{field} must be {kind}, got {grid}")
     if list(values) != sorted(set(values)):
         raise ValueError(f"{field} must be strictly increasing, got {grid}")
+
+
+def finite_median(values: np.ndarray) -> float | None:
+    """The median of the finite values (inf: nothing found), None when there are none."""
+    finite = np.asarray(values)[np.isfinite(values)]
+    return float(np.median(finite)) if len(finite) else None

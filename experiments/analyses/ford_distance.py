@@ -184,18 +184,13 @@ def summarise(results: DistanceResults, context) -> dict:
         "median_noisy_distance": float(np.median(results.noisy_median)),
         "noisy_error_fraction": float(np.mean(results.noisy_distances == 0)),
         "pgd_errors_on_manifold": kind_fractions(results.pgd_manifold_kind, results.clean_correct),
-        "median_pgd_manifold_distance": _nanmedian(results.pgd_manifold_distance),
+        "median_pgd_manifold_distance": common.finite_median(results.pgd_manifold_distance),
         "noise_errors_on_manifold": kind_fractions(
             results.noise_manifold_kind, results.clean_correct
         ),
-        "median_noise_manifold_distance": _nanmedian(results.noise_manifold_distance),
+        "median_noise_manifold_distance": common.finite_median(results.noise_manifold_distance),
         "versus_rates": rate_comparison(results, context),
     }
-
-
-def _nanmedian(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if len(finite) else None
 
 
 def table(results: DistanceResults, context) -> list[dict]:

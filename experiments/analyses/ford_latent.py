@@ -136,7 +136,7 @@ def boundary_comparison(results: LatentResults, context) -> dict | None:
     distance = boundary.refined_distance[theirs]
     return {
         "images": int(len(both)),
-        "median_true_boundary_distance": _median(distance[np.isfinite(distance)]),
+        "median_true_boundary_distance": common.finite_median(distance),
         "median_true_distance_over_halfspace": halfspace_ratio(
             distance, results.sigma_truth[mine], context.settings.mu
         ),
