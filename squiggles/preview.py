@@ -1,6 +1,7 @@
 """A picture of random examples of each class, like Figure 1 of the paper.
 
     python -m squiggles.preview --family sine_net --out grid.png
+    python -m squiggles.preview --corruptions --out c.png   # Squiggles-C
 
 Images are drawn with origin="lower", so curves appear as they would be plotted:
 row r of an image is y = r/(R-1), increasing upwards.
@@ -141,6 +142,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stream", type=int, default=0)
     parser.add_argument("--resolution", type=int, default=RESOLUTION)
+    parser.add_argument(
+        "--corruptions",
+        action="store_true",
+        help="one test curve under every Squiggles-C corruption and severity instead",
+    )
+    parser.add_argument(
+        "--index", type=int, default=None,
+        help="with --corruptions: the test example to show (default: the first intersecting)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.per_class < 1:
         parser.error(f"--per-class must be >= 1, got {args.per_class}")
@@ -151,6 +161,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
     try:
         family = family_from_settings(args.family, order=args.order, width=args.width)
+        if args.corruptions:
+            from squiggles.corruptions.picture import write_corruption_preview
+
+            path = write_corruption_preview(
+                family, args.out, index=args.index, seed=args.seed, resolution=args.resolution
+            )
+            print(f"wrote {path}")
+            return
         path = write_preview(
             family,
             args.out,
