@@ -37,6 +37,16 @@ from squiggles.splits import SPLIT_STREAMS, TEST_STREAM, TRAIN_STREAM, VALIDATIO
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """`squiggles.corruptions` on first use: dm-pix loads only when it is needed."""
+    if name == "corruptions":
+        import importlib
+
+        return importlib.import_module("squiggles.corruptions")
+    raise AttributeError(f"module 'squiggles' has no attribute {name!r}")
+
+
 __all__ = [
     "BOX_SIZE",
     "CLASS_NAMES",

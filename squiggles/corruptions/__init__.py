@@ -12,7 +12,7 @@ same ones the TFDS dataset `squiggles_c` stores.
 """
 
 from squiggles.corruptions.apply import NEEDS_POINTS, ON_HOST, corrupt
-from squiggles.corruptions.examples import corrupted_examples, corruption_keys
+from squiggles.corruptions.examples import corrupt_examples, corrupted_examples, corruption_keys
 from squiggles.corruptions.severities import (
     CATEGORIES,
     CORRUPTIONS,
@@ -34,6 +34,7 @@ __all__ = [
     "check_corruption",
     "check_severity",
     "corrupt",
+    "corrupt_examples",
     "corrupted_examples",
     "corruption_keys",
 ]

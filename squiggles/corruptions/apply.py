@@ -128,8 +128,8 @@ def _apply(name, images, keys, parameter, resolution, points):
         size = blur.kernel_size(TABLE[name].values[-1] * scale + 1)
         return blur.defocus_blur(images, jnp.float32(parameter), size)
     if name == "gaussian_blur":
-        size = blur.kernel_size(3 * TABLE[name].values[-1] * scale)
-        return blur.gaussian_blur(images, jnp.float32(parameter), size)
+        radius = math.ceil(3 * TABLE[name].values[-1] * scale)
+        return blur.gaussian_blur(images, jnp.float32(parameter), radius)
     if name == "motion_blur":
         size = blur.kernel_size(TABLE[name].values[-1] * scale / 2 + 1)
         return blur.motion_blur(images, keys, jnp.float32(parameter), size)
@@ -137,9 +137,10 @@ def _apply(name, images, keys, parameter, resolution, points):
         return blur.zoom_blur(images, jnp.float32(parameter))
     if name == "glass_blur":
         sigma, move, passes = parameter
-        size = blur.kernel_size(3 * max(v[0] for v in TABLE[name].values) * scale)
+        radius = math.ceil(3 * max(v[0] for v in TABLE[name].values) * scale)
+        reach = max(value(name, s, resolution)[1] for s in range(1, 6))
         return blur.glass_blur(
-            images, keys, jnp.float32(sigma), jnp.int32(move), jnp.int32(passes), size
+            images, keys, jnp.float32(sigma), jnp.int32(move), jnp.int32(passes), radius, reach
         )
     if name in ("contrast", "brightness", "pixelate"):
         return getattr(digital, name)(images, jnp.float32(parameter))

@@ -1,15 +1,18 @@
 """Digital corruptions: contrast, brightness (dm-pix), pixelation, JPEG (Pillow, on
-the host) and elastic deformation (dm-pix)."""
+the host) and elastic deformation (dm-pix's interpolation)."""
 
 from __future__ import annotations
 
 import functools
 import io
+import math
 
 import dm_pix as pix
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from squiggles.corruptions import filters
 
 
 @jax.jit
@@ -54,11 +57,23 @@ def jpeg_compression(images: np.ndarray, quality: int) -> np.ndarray:
 ELASTIC_SIGMA = 3.0  # pixels at R = 60 (scaled like α): smoothness of the displacement field
 
 
+def _deform(image: jax.Array, key: jax.Array, alpha: jax.Array, sigma: float) -> jax.Array:
+    """Simard et al.'s elastic deformation, as dm-pix's `elastic_deformation` makes
+    it (uniform noise in [-1, 1] smoothed by a Gaussian of `sigma` pixels, times
+    `alpha`), sampled by dm-pix's bilinear interpolation with zeros outside. The
+    field is smoothed by matrix products, and interpolated in 2-D rather than over
+    an (R, R, 1) volume: dm-pix's own function ran at 350 images/s on a 2-core CPU."""
+    size = image.shape[-1]
+    noise = jax.random.uniform(key, (2, size, size), image.dtype, -1.0, 1.0)
+    shift = alpha * filters.gaussian_blur(noise, jnp.float32(sigma), math.ceil(3 * sigma))
+    grid = jnp.stack(jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij"))
+    where = (grid + shift).reshape(2, -1)
+    return pix.flat_nd_linear_interpolate_constant(image, where, cval=0.0).reshape(size, size)
+
+
 @functools.partial(jax.jit, static_argnames=("sigma",))
 def elastic_transform(
     images: jax.Array, keys: jax.Array, alpha: jax.Array, sigma: float
 ) -> jax.Array:
-    def deform(image, key):
-        return pix.elastic_deformation(key, image[..., None], alpha, sigma, mode="constant")
-
-    return jnp.clip(jax.vmap(deform)(images, keys)[..., 0], 0.0, 1.0)
+    deformed = jax.vmap(_deform, in_axes=(0, 0, None, None))(images, keys, alpha, sigma)
+    return jnp.clip(deformed, 0.0, 1.0)

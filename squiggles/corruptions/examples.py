@@ -61,7 +61,15 @@ def corrupted_examples(
     examples = generate_examples(
         family, count, seed=seed, stream=stream, start=start, resolution=resolution
     )
-    clean = dequantize(quantize(examples.image))
+    return corrupt_examples(examples, corruption, severity, seed=seed, stream=stream)
+
+
+def corrupt_examples(
+    examples: Examples, corruption: str, severity: int, *, seed: int = 0, stream: int = TEST_STREAM
+) -> Examples:
+    """Clean `examples` of a stream (as `generate_examples` makes them) corrupted as
+    `corrupted_examples` would make them: one clean batch serves every corruption."""
+    clean = dequantize(quantize(np.asarray(examples.image)))
     keys = corruption_keys(corruption, severity, examples.index, seed=seed, stream=stream)
     images = corrupt(clean, corruption, severity, keys, points=examples.points)
     stored = jnp.asarray(dequantize(quantize(np.asarray(images))))
