@@ -75,13 +75,14 @@ def evaluate_corruptions(
     severities: Sequence[int] = corruptions.SEVERITIES,
     *,
     seed: int = 0,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Rows (corruption, category, severity, examples, accuracy, error) for the first
     `count` test examples, severity 0 being the clean images. Each batch of clean
     examples is made once and corrupted every way."""
     if count < 1:
         raise ValueError(f"examples must be >= 1, got {count}")
+    log = log or _print_now
     cells = [("clean", 0)] + [(name, s) for name in names for s in severities]
     correct = dict.fromkeys(cells, 0)
     began = time.perf_counter()
@@ -113,6 +114,10 @@ def evaluate_corruptions(
         }
         for name, severity in cells
     ]
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)
 
 
 def read_rows(directory: str | epath.PathLike) -> list[dict]:

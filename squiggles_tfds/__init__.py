@@ -1,7 +1,9 @@
-"""TFDS dataset `squiggles`. Importing this package registers it:
+"""TFDS datasets `squiggles` and `squiggles_c` (its corrupted test splits). Importing
+this package registers both:
 
 import squiggles_tfds, tensorflow_datasets as tfds
 ds = tfds.load("squiggles/sine_net", split="test")
+ds_c = tfds.load("squiggles_c/gaussian_noise_3", split="test")
 """
 
 # Before the libraries that log them load: drop known-harmless log lines. TensorFlow
@@ -13,6 +15,7 @@ quiet.install_log_filters()
 # The shared constants live in `squiggles` (no TensorFlow); re-exported here.
 from squiggles import CLASS_NAMES, SPLIT_STREAMS, dequantize, quantize  # noqa: E402
 from squiggles_tfds.configs import CONFIGS, SquigglesConfig  # noqa: E402
+from squiggles_tfds.squiggles_c import SquigglesCConfig  # noqa: E402
 from squiggles_tfds.squiggles_dataset_builder import Builder  # noqa: E402
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "CLASS_NAMES",
     "CONFIGS",
     "SPLIT_STREAMS",
+    "SquigglesCConfig",
     "SquigglesConfig",
     "dequantize",
     "quantize",

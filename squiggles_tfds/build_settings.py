@@ -2,15 +2,17 @@
 
 TFDS finds a build by dataset, config name and version only, so a custom config
 name reused with other settings would silently reuse the old data. Every build
-stores its config's settings (`SquigglesConfig.settings()`) in `metadata.json`
-beside `dataset_info.json`; a builder whose settings differ from the stored ones
-is refused, and a build can be read back with the config it was made with.
+stores its config's settings (`SquigglesConfig.settings()`, or
+`SquigglesCConfig.settings()` for `squiggles_c`) in `metadata.json` beside
+`dataset_info.json`; a builder whose settings differ from the stored ones is
+refused, and a build can be read back with the config it was made with.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from etils import epath
 
@@ -19,14 +21,25 @@ from squiggles_tfds.configs import SETTINGS, SquigglesConfig
 METADATA_FILE = "metadata.json"
 
 
-def stored_settings(dataset_dir: epath.PathLike) -> dict[str, object]:
-    """The data-deciding settings stored in a build's `metadata.json` (empty when the
-    build has none: made before settings were stored)."""
+class HasSettings(Protocol):
+    """A builder config that reports the fields that decide its data."""
+
+    name: str
+
+    def settings(self) -> dict[str, object]: ...
+
+
+def stored_settings(
+    dataset_dir: epath.PathLike, fields: Iterable[str] = SETTINGS
+) -> dict[str, object]:
+    """The data-deciding settings (`fields`, by default those of a `squiggles` build)
+    stored in a build's `metadata.json` (empty when the build has none: made before
+    settings were stored)."""
     path = epath.Path(dataset_dir) / METADATA_FILE
     if not path.exists():
         return {}
     metadata = json.loads(path.read_text())
-    return {field: metadata[field] for field in SETTINGS if field in metadata}
+    return {field: metadata[field] for field in fields if field in metadata}
 
 
 def setting_differences(stored: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
@@ -39,13 +52,17 @@ def setting_differences(stored: Mapping[str, object], new: Mapping[str, object])
     ]
 
 
-def check_same_settings(config: SquigglesConfig, dataset_dir: epath.PathLike) -> None:
+def check_same_settings(
+    config: HasSettings, dataset_dir: epath.PathLike, dataset: str = "squiggles"
+) -> None:
     """Raises ValueError naming the differing fields when `dataset_dir` holds a build
-    of `config.name` made with other settings (only `chunk_size` may differ)."""
-    differences = setting_differences(stored_settings(dataset_dir), config.settings())
+    of `config.name` (of `dataset`) made with other settings (only `chunk_size` may
+    differ)."""
+    settings = config.settings()
+    differences = setting_differences(stored_settings(dataset_dir, settings), settings)
     if differences:
         raise ValueError(
-            f"squiggles config {config.name!r} is already built in {dataset_dir} with other "
+            f"{dataset} config {config.name!r} is already built in {dataset_dir} with other "
             f"settings ({'; '.join(differences)}). Give the new settings another name (or "
             "omit `name` to derive one from them), or delete that directory to rebuild."
         )

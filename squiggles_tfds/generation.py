@@ -9,8 +9,8 @@ vectorised batch, never one curve at a time.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,14 +21,40 @@ from squiggles_tfds.configs import SquigglesConfig
 
 __all__ = [
     "KeyExample",
+    "MakeChunk",
     "beam_generate_examples",
     "chunk_starts",
     "chunk_to_examples",
     "generate_examples",
     "make_chunk",
+    "stored_form",
 ]
 
 KeyExample = tuple[int, dict[str, Any]]
+
+
+class Chunked(Protocol):
+    """A builder config: its examples are made `chunk_size` at a time."""
+
+    chunk_size: int
+
+
+# (config, stream, start, count) -> examples start .. start+count-1 in stored form.
+MakeChunk = Callable[[Any, int, int, int], dict[str, np.ndarray]]
+
+
+def stored_form(examples: squiggles.Examples, *, points: bool = True) -> dict[str, np.ndarray]:
+    """Examples as the arrays a build stores (`points=False`: without the points)."""
+    chunk = {
+        "image": quantize(examples.image),
+        "points": np.asarray(examples.points),
+        "latent": np.asarray(examples.latent),
+        "label": examples.label.astype(np.int64),
+        "index": examples.index,
+    }
+    if not points:
+        del chunk["points"]
+    return chunk
 
 
 def make_chunk(
@@ -43,13 +69,7 @@ def make_chunk(
         start=start,
         resolution=config.resolution,
     )
-    return {
-        "image": quantize(examples.image),
-        "points": np.asarray(examples.points),
-        "latent": np.asarray(examples.latent),
-        "label": examples.label.astype(np.int64),
-        "index": examples.index,
-    }
+    return stored_form(examples)
 
 
 def chunk_to_examples(chunk: dict[str, np.ndarray]) -> Iterator[KeyExample]:
@@ -58,33 +78,37 @@ def chunk_to_examples(chunk: dict[str, np.ndarray]) -> Iterator[KeyExample]:
         yield int(index), {name: values[i] for name, values in chunk.items()}
 
 
-def generate_examples(config: SquigglesConfig, stream: int, size: int) -> Iterator[KeyExample]:
-    """All examples of a split in index order, for a single-process build.
+def generate_examples(
+    config: Chunked, stream: int, size: int, make: MakeChunk = make_chunk
+) -> Iterator[KeyExample]:
+    """All examples of a split in index order, for a single-process build; `make`
+    makes one chunk of them (by default a chunk of `squiggles`).
 
     The next chunk is generated on a background thread while TFDS encodes the
     current one: XLA and Shapely release the GIL, so the two overlap.
     """
     chunks = chunk_starts(size, config.chunk_size)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
-        pending = executor.submit(make_chunk, config, stream, *chunks[0]) if chunks else None
+        pending = executor.submit(make, config, stream, *chunks[0]) if chunks else None
         for following in chunks[1:] + [None]:
             chunk = pending.result()
             if following is not None:
-                pending = executor.submit(make_chunk, config, stream, *following)
+                pending = executor.submit(make, config, stream, *following)
             yield from chunk_to_examples(chunk)
 
 
-def _beam_chunk_examples(chunk: tuple[int, int], config: SquigglesConfig, stream: int):
-    return chunk_to_examples(make_chunk(config, stream, *chunk))
+def _beam_chunk_examples(chunk: tuple[int, int], config: Chunked, stream: int, make: MakeChunk):
+    return chunk_to_examples(make(config, stream, *chunk))
 
 
-def beam_generate_examples(config: SquigglesConfig, stream: int, size: int):
+def beam_generate_examples(config: Chunked, stream: int, size: int, make: MakeChunk = make_chunk):
     """The same examples as a Beam PTransform: one element per chunk, spread over
-    workers by a reshuffle, each expanded into its examples."""
+    workers by a reshuffle, each expanded into its examples (`make` must be a
+    module-level function, so that workers can import it)."""
     from tensorflow_datasets.core.utils.lazy_imports_utils import apache_beam as beam
 
     return (
         beam.Create(chunk_starts(size, config.chunk_size))
         | beam.Reshuffle()
-        | beam.FlatMap(_beam_chunk_examples, config=config, stream=stream)
+        | beam.FlatMap(_beam_chunk_examples, config=config, stream=stream, make=make)
     )

@@ -1,9 +1,13 @@
 """The TFDS dataset `squiggles`: images of random planar curves, labelled by
-whether the curve crosses itself (see README.md beside this file)."""
+whether the curve crosses itself (see README.md beside this file). Its builder's
+workings that do not depend on the dataset are `GeneratedBuilder`, which
+`squiggles_c` shares."""
 
 from __future__ import annotations
 
+import difflib
 import pathlib
+from typing import ClassVar
 
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import dataset_metadata
@@ -15,28 +19,26 @@ from squiggles_tfds.features import features
 
 _HERE = pathlib.Path(__file__).parent
 
+# Unknown config names: list every known one up to this many, else the closest.
+_LISTED_CONFIGS = 10
 
-class Builder(tfds.core.GeneratorBasedBuilder):
-    """DatasetBuilder for `squiggles`; `tfds build squiggles --config NAME`."""
 
-    name = "squiggles"
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {
-        "1.0.0": "First release.",
-        "1.1.0": "SineNet sums its terms in a fixed pairwise order, so points are the same "
-        "for every batch size on every CPU (last-bit changes from 1.0.0); builds store "
-        "their settings in metadata.json.",
-    }
-    # `tfds build` builds every config in BUILDER_CONFIGS when none is named, which
-    # would include the 66-million-example paper configs; so it lists only the
-    # default, and `builder_configs` (which TFDS resolves names with) lists all.
-    BUILDER_CONFIGS = [configs.CONFIGS[configs.DEFAULT_CONFIG_NAME]]
-    DEFAULT_BUILDER_CONFIG_NAME = configs.DEFAULT_CONFIG_NAME
+class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """What the builders of generated datasets share: configs resolved from
+    `ALL_CONFIGS`, stored settings checked, TensorFlow started quietly, leftovers of
+    killed builds removed, and Beam only when asked for. Subclasses define `_info`
+    and `_split_generators` (with `_generate`)."""
+
+    # Every predefined config by name; `BUILDER_CONFIGS` lists only those that
+    # `tfds build` makes when no config is named.
+    ALL_CONFIGS: ClassVar[dict[str, tfds.core.BuilderConfig]] = {}
+    # The folder of README.md, CITATIONS.bib and TAGS.txt.
+    METADATA_DIR: ClassVar[pathlib.Path]
 
     @tfds.core.utils.classproperty
     @classmethod
-    def builder_configs(cls) -> dict[str, configs.SquigglesConfig]:
-        return dict(configs.CONFIGS)
+    def builder_configs(cls) -> dict[str, tfds.core.BuilderConfig]:
+        return dict(cls.ALL_CONFIGS)
 
     def __init__(self, **kwargs):
         # Every use of a builder needs TensorFlow: load it (and let it look for
@@ -46,35 +48,37 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         # A build of this config name already there must have this config's
         # settings: TFDS would otherwise reuse (or read) the old data silently.
         if self.data_path.exists():
-            build_settings.check_same_settings(self.builder_config, self.data_path)
+            build_settings.check_same_settings(self.builder_config, self.data_path, self.name)
 
     @classmethod
     def get_metadata(cls) -> dataset_metadata.DatasetMetadata:
-        # Read README.md, CITATIONS.bib and TAGS.txt from this folder, also for
-        # subclasses defined elsewhere (the `squiggles/` shim for `tfds build`).
-        return dataset_metadata.load(_HERE)
+        # Read README.md, CITATIONS.bib and TAGS.txt from the dataset's folder, also
+        # for subclasses defined elsewhere (the shims for `tfds build`).
+        return dataset_metadata.load(cls.METADATA_DIR)
 
     def _create_builder_config(self, builder_config, version):
-        if isinstance(builder_config, str) and builder_config.split(":")[0] not in configs.CONFIGS:
-            raise ValueError(
-                f"unknown squiggles config {builder_config!r}; expected one of "
-                f"{sorted(configs.CONFIGS)}, or a custom SquigglesConfig (JSON for tfds build)"
-            )
+        if isinstance(builder_config, str) and builder_config.split(":")[0] not in self.ALL_CONFIGS:
+            raise ValueError(self.unknown_config_message(builder_config.split(":")[0]))
         return super()._create_builder_config(builder_config, version)
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        config = self.builder_config
-        return self.dataset_info_from_configs(
-            features=features(config.make_family(), config.resolution),
-            supervised_keys=("image", "label"),
-            homepage="https://arxiv.org/abs/2204.11985",
-            # Stored as metadata.json with the build; see build_settings.
-            metadata=tfds.core.MetadataDict(**config.settings(), split_streams=SPLIT_STREAMS),
+    @classmethod
+    def unknown_config_message(cls, name: str) -> str:
+        names = sorted(cls.ALL_CONFIGS)
+        if len(names) <= _LISTED_CONFIGS:
+            expected = f"one of {names}"
+        else:
+            close = difflib.get_close_matches(name, names, n=5) or names[:5]
+            expected = f"one of {len(names)} names such as {close}"
+        config_class = type(next(iter(cls.ALL_CONFIGS.values()))).__name__
+        return (
+            f"unknown {cls.name} config {name!r}; expected {expected}, "
+            f"or a custom {config_class} (JSON for tfds build)"
         )
 
     def download_and_prepare(self, *args, **kwargs):
         ensure_writable_dir(
-            self.data_dir_root, "the squiggles dataset (pass a writable --data_dir or data_dir=...)"
+            self.data_dir_root,
+            f"the {self.name} dataset (pass a writable --data_dir or data_dir=...)",
         )
         result = super().download_and_prepare(*args, **kwargs)
         interrupted_builds.remove_leftovers(self.data_path)
@@ -90,18 +94,52 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         interrupted_builds.release(self.data_path)
         return result
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        config = self.builder_config
-        make = (
+    def _generate(self, stream: int, size: int, make: generation.MakeChunk = generation.make_chunk):
+        """The examples of one split, made by `make` chunk by chunk: a Beam
+        PTransform when Beam was asked for, else a generator."""
+        generate = (
             generation.beam_generate_examples
             if getattr(self, "_use_beam", False)
             else generation.generate_examples
         )
-        return {
-            split: make(config, SPLIT_STREAMS[split], size)
-            for split, size in config.split_sizes().items()
-            if size > 0
-        }
+        return generate(self.builder_config, stream, size, make)
 
     def _generate_examples(self, **kwargs):
         raise NotImplementedError("examples are made by squiggles_tfds.generation")
+
+
+class Builder(GeneratedBuilder):
+    """DatasetBuilder for `squiggles`; `tfds build squiggles --config NAME`."""
+
+    name = "squiggles"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": "SineNet sums its terms in a fixed pairwise order, so points are the same "
+        "for every batch size on every CPU (last-bit changes from 1.0.0); builds store "
+        "their settings in metadata.json.",
+    }
+    # `tfds build` builds every config in BUILDER_CONFIGS when none is named, which
+    # would include the 66-million-example paper configs; so it lists only the
+    # default, and `builder_configs` (which TFDS resolves names with) lists all.
+    ALL_CONFIGS = configs.CONFIGS
+    BUILDER_CONFIGS = [configs.CONFIGS[configs.DEFAULT_CONFIG_NAME]]
+    DEFAULT_BUILDER_CONFIG_NAME = configs.DEFAULT_CONFIG_NAME
+    METADATA_DIR = _HERE
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        config = self.builder_config
+        return self.dataset_info_from_configs(
+            features=features(config.make_family(), config.resolution),
+            supervised_keys=("image", "label"),
+            homepage="https://arxiv.org/abs/2204.11985",
+            # Stored as metadata.json with the build; see build_settings.
+            metadata=tfds.core.MetadataDict(**config.settings(), split_streams=SPLIT_STREAMS),
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        return {
+            split: self._generate(SPLIT_STREAMS[split], size)
+            for split, size in self.builder_config.split_sizes().items()
+            if size > 0
+        }
