@@ -21,6 +21,7 @@ from squiggles.examples import generate_examples
 from squiggles.families import FAMILIES, Family, family_from_settings
 from squiggles.labels import CLASS_NAMES
 from squiggles.rendering import RESOLUTION
+from squiggles.splits import TEST_STREAM
 
 
 def examples_per_class(
@@ -140,7 +141,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default="preview.png", help="PNG file to write")
     parser.add_argument("--per-class", type=int, default=25, help="examples of each class")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stream", type=int, default=0)
+    parser.add_argument(
+        "--stream", type=int, default=None,
+        help="stream to draw from (default: 0, train; with --corruptions 2, test)",
+    )  # fmt: skip
     parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument(
         "--corruptions",
@@ -164,9 +168,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.corruptions:
             from squiggles.corruptions.picture import write_corruption_preview
 
+            stream = TEST_STREAM if args.stream is None else args.stream
             path = write_corruption_preview(
-                family, args.out, index=args.index, seed=args.seed, resolution=args.resolution
-            )
+                family, args.out, index=args.index, seed=args.seed, stream=stream,
+                resolution=args.resolution,
+            )  # fmt: skip
             print(f"wrote {path}")
             return
         path = write_preview(
@@ -174,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.out,
             per_class=args.per_class,
             seed=args.seed,
-            stream=args.stream,
+            stream=args.stream or 0,
             resolution=args.resolution,
         )
     except ValueError as error:

@@ -52,3 +52,21 @@ def test_grid_titles_fit_and_say_how_many_are_shown_of_how_many():
         "simple (3)",
         "intersecting (2)",
     ]
+
+
+def test_corruption_preview_shows_one_curve_under_every_corruption(tmp_path, capsys):
+    from squiggles import corruptions
+    from squiggles.corruptions import picture
+
+    grid, label = picture.corruption_grid(squiggles.Taylor(), 6, resolution=24)
+    assert grid.shape == (len(corruptions.CORRUPTIONS), 6, 24, 24) and label
+    made = corruptions.corrupted_examples(squiggles.Taylor(), "occlusion", 4, 1, start=6,
+                                          resolution=24)  # fmt: skip
+    np.testing.assert_array_equal(
+        grid[corruptions.CORRUPTIONS.index("occlusion"), 4], made.image[0]
+    )
+    np.testing.assert_array_equal(grid[0, 0], grid[-1, 0])  # column 0 is the clean image
+    out = tmp_path / "c.png"
+    preview.main(["--corruptions", "--resolution", "24", "--out", str(out)])
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert Image.open(out).size[1] > Image.open(out).size[0]  # a row per corruption

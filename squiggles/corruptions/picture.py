@@ -7,8 +7,9 @@ import pathlib
 
 import numpy as np
 
-from squiggles.corruptions.examples import corrupted_examples
+from squiggles.corruptions.examples import corrupt_examples
 from squiggles.corruptions.severities import CORRUPTIONS, SEVERITIES
+from squiggles.examples import generate_examples
 from squiggles.families import Family
 from squiggles.labels import CLASS_NAMES
 from squiggles.rendering import RESOLUTION
@@ -20,18 +21,16 @@ def corruption_grid(
     resolution: int = RESOLUTION,
 ) -> tuple[np.ndarray, bool]:  # fmt: skip
     """Images (corruptions, 1 + severities, R, R) of example `index` (column 0 is
-    clean), and its label."""
-    rows = []
-    for name in CORRUPTIONS:
-        row = [
-            corrupted_examples(family, name, severity, 1, seed=seed, stream=stream,
-                               start=index, resolution=resolution).image[0]
-            for severity in (0, *SEVERITIES)
-        ]  # fmt: skip
-        rows.append(np.stack(row))
-    label = bool(corrupted_examples(family, CORRUPTIONS[0], 0, 1, seed=seed, stream=stream,
-                                    start=index, resolution=resolution).label[0])  # fmt: skip
-    return np.stack(rows), label
+    clean), as `corrupted_examples` makes them, and its label."""
+    clean = generate_examples(
+        family, 1, seed=seed, stream=stream, start=index, resolution=resolution
+    )
+    grid = [
+        [corrupt_examples(clean, name, severity, seed=seed, stream=stream).image[0]
+         for severity in (0, *SEVERITIES)]
+        for name in CORRUPTIONS
+    ]  # fmt: skip
+    return np.asarray(grid), bool(clean.label[0])
 
 
 def draw_corruption_grid(grid: np.ndarray, title: str):
@@ -87,7 +86,5 @@ def write_corruption_preview(
 
 
 def _first_intersecting(family: Family, seed: int, stream: int, resolution: int) -> int:
-    from squiggles.examples import generate_examples
-
     labels = generate_examples(family, 64, seed=seed, stream=stream, resolution=resolution).label
     return int(np.argmax(labels))
