@@ -17,28 +17,16 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/
+from timing import CONFIGS, best_seconds  # noqa: E402
+
 import squiggles  # noqa: E402
 from experiments import metrics, train_lib  # noqa: E402
-from experiments.configs import cpu, taylor_paper, tiny  # noqa: E402
 from squiggles import corruptions  # noqa: E402
-
-CONFIGS = {"cpu": cpu, "resnet34": taylor_paper, "tiny": tiny}
-
-
-def best_seconds(function, repeats: int) -> float:
-    jax.block_until_ready(function())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(function())
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

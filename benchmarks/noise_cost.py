@@ -22,22 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/
+from timing import CONFIGS, best_seconds  # noqa: E402
+
 from experiments import data, eval_lib, metrics, noise, train_lib  # noqa: E402
-from experiments.configs import cpu, taylor_paper, tiny  # noqa: E402
 from experiments.examples import TestExamples  # noqa: E402
-
-CONFIGS = {"cpu": cpu, "resnet34": taylor_paper, "tiny": tiny}
-
-
-def best_seconds(function, repeats: int) -> float:
-    """Best of `repeats` timed calls, after one call that compiles."""
-    jax.block_until_ready(function())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(function())
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
