@@ -82,7 +82,9 @@ def test_deterministic_given_the_key_and_random_ones_change_with_it(examples, na
     assert (not np.array_equal(first, other)) == (name in RANDOM)
 
 
-@pytest.mark.parametrize("name", RANDOM)
+@pytest.mark.parametrize(
+    "name", ["gaussian_noise", "motion_blur", "glass_blur", "elastic_transform", "occlusion"]
+)
 def test_one_key_per_image_makes_an_image_independent_of_its_batch(examples, name):
     keys = jax.random.split(KEY, len(examples.image))
     whole = corruptions.corrupt(examples.image, name, 4, keys, points=examples.points)

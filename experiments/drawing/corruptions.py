@@ -28,7 +28,10 @@ def _panel(figure, ax, grid, rows, columns, title, cmap, vmin, vmax, label, sign
     ax.set_title(title, fontsize=10)
     for (r, c), value in np.ndenumerate(grid):
         text = f"{value:+.0f}" if signed else f"{value:.0f}"
-        ax.text(c, r, text, ha="center", va="center", fontsize=7)
+        shade = (value - vmin) / (vmax - vmin)
+        dark = abs(shade - 0.5) > 0.3 if signed else shade < 0.5  # white text on dark cells
+        ax.text(c, r, text, ha="center", va="center", fontsize=7,
+                color="white" if dark else "black")  # fmt: skip
     figure.colorbar(image, ax=ax, label=label, shrink=0.8)
 
 
@@ -43,8 +46,9 @@ def draw_heat_map(summary: dict, title: str, baseline: dict | None = None):
         layout="constrained",
     )  # fmt: skip
     clean = 100 * summary["clean_accuracy"]
+    low = min(50.0, 10 * np.floor(grid.min() / 10))  # chance is 50 % or below
     _panel(figure, axes[0, 0], grid, rows, columns, f"accuracy (%); clean {clean:.1f} %",
-           "viridis", 50, 100, "accuracy (%)")  # fmt: skip
+           "viridis", low, 100, "accuracy (%)")  # fmt: skip
     if baseline is not None:
         _, _, base = accuracy_grid(baseline)
         if base.shape != grid.shape:
