@@ -1,14 +1,19 @@
-"""Where training metrics go: a JSON-lines file, TensorBoard, and a progress line."""
+"""Where training metrics go: a JSON-lines file, TensorBoard, and a progress line.
+
+TensorBoard event files are written with the `tensorboard` package's own writer and
+protos, which need no TensorFlow: training on the JAX path never imports it. Where
+`tensorboard` is not installed, metrics.jsonl alone is written."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import os
+import socket
 import time
 
+from absl import logging
 from etils import epath
-
-from experiments import console
 
 
 class MetricsWriter:
@@ -19,9 +24,6 @@ class MetricsWriter:
     """
 
     def __init__(self, workdir: epath.Path, resume_step: int = 0):
-        console.tensorflow_without_gpus()  # before TensorBoard's writer starts TensorFlow
-        from flax.metrics import tensorboard
-
         self.path = workdir / "metrics.jsonl"
         if self.path.exists():
             kept = [
@@ -31,19 +33,48 @@ class MetricsWriter:
             ]
             self.path.write_text("".join(line + "\n" for line in kept))
         self._file = self.path.open("a")
-        self._tensorboard = tensorboard.SummaryWriter(str(workdir / "tensorboard"))
+        self._tensorboard = _event_writer(workdir / "tensorboard")
 
     def write(self, step: int, scalars: dict[str, float]) -> None:
         self._file.write(json.dumps({"step": step, **scalars}) + "\n")
         self._file.flush()
-        for name, value in scalars.items():
-            if value is not None:  # e.g. ROC-AUC of a batch with one class only
-                self._tensorboard.scalar(name, value, step)
+        if self._tensorboard is None:
+            return
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+
+        values = [
+            summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+            for name, value in scalars.items()
+            if value is not None  # e.g. ROC-AUC of a batch with one class only
+        ]
+        event = event_pb2.Event(
+            wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=values)
+        )
+        self._tensorboard.write(event.SerializeToString())
         self._tensorboard.flush()
 
     def close(self) -> None:
         self._file.close()
-        self._tensorboard.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+def _event_writer(directory: epath.Path):
+    """A new TensorBoard event file in `directory`, framed by the `tensorboard`
+    package's RecordWriter into a plain file (its EventFileWriter would import
+    TensorFlow for tf.io.gfile when installed); None without `tensorboard`."""
+    try:
+        from tensorboard.compat.proto import event_pb2
+        from tensorboard.summary.writer.record_writer import RecordWriter
+    except ImportError:
+        logging.warning("tensorboard is not installed: metrics go to metrics.jsonl only")
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"events.out.tfevents.{time.time():.0f}.{socket.gethostname()}.{os.getpid()}"
+    writer = RecordWriter(open(directory / name, "ab"))  # noqa: SIM115 (closed in close())
+    header = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
+    writer.write(header.SerializeToString())
+    return writer
 
 
 class Progress:
