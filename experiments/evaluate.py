@@ -54,6 +54,13 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("give exactly one of --workdir and --table")
     if _CORRUPTIONS.value and not _WORKDIR.value:
         raise app.UsageError("--corruptions evaluates one run: give --workdir")
+    if _CORRUPTIONS.value and _SOURCE.value != "generate":
+        raise app.UsageError(
+            "--corruptions makes its test data with the generator (the same examples as the "
+            "TFDS dataset squiggles_c); --source=tfds does not apply"
+        )
+    if (_BASELINE.value or _SEVERITIES.value != "1,2,3,4,5") and not _CORRUPTIONS.value:
+        raise app.UsageError("--baseline and --severities belong to --corruptions")
     console.setup()
     try:
         if _CORRUPTIONS.value:
