@@ -17,11 +17,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+import jax
 import numpy as np
 from etils import epath
 
 import squiggles
-from experiments import metrics
+from experiments import metrics, parallel
 from experiments.results import predicted
 from squiggles import corruptions
 from squiggles.storage import ensure_writable_dir
@@ -86,6 +87,8 @@ def evaluate_corruptions(
     cells = [("clean", 0)] + [(name, s) for name in names for s in severities]
     correct = dict.fromkeys(cells, 0)
     began = time.perf_counter()
+    data_mesh = parallel.mesh()
+    state = jax.device_put(state, parallel.replicated(data_mesh))
     for start in range(0, count, BATCH):
         size = min(BATCH, count - start)
         clean = squiggles.generate_examples(
@@ -95,7 +98,7 @@ def evaluate_corruptions(
         for name, severity in cells:
             corruption = corruptions.CORRUPTIONS[0] if name == "clean" else name
             images = corruptions.corrupt_examples(clean, corruption, severity, seed=seed).image
-            guess = predicted(np.asarray(metrics.predict_probabilities(state, images)))
+            guess = predicted(metrics.sharded_probabilities(state, images, data_mesh))
             correct[name, severity] += int(np.sum(guess == clean.label))
         done = start + size
         elapsed = time.perf_counter() - began

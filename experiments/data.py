@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 
 import squiggles
-from experiments import console
+from experiments import console, parallel
 from squiggles.quantization import dequantize, quantize
 from squiggles.splits import TEST_STREAM, TRAIN_STREAM, VALIDATION_STREAM  # noqa: F401 (data.X_STREAM)
 
@@ -90,15 +90,19 @@ def prefetch(make: Callable[[int], Batch], first: int, depth: int) -> Iterator[B
 
 
 def online_train_batches(config: ml_collections.ConfigDict, first_step: int) -> Iterator[Batch]:
+    """This process's slice of each global batch (all of it with one process): every
+    process makes only its own examples of step s, so together they are examples
+    s·B .. s·B+B-1 whatever the number of processes."""
     family = family_of(config)
+    mine = parallel.process_slice(config.batch_size)
 
     def make(step: int) -> Batch:
         return generated_batch(
             family,
-            config.batch_size,
+            mine.stop - mine.start,
             seed=config.seed,
             stream=TRAIN_STREAM,
-            start=step * config.batch_size,
+            start=step * config.batch_size + mine.start,
             resolution=config.resolution,
         )
 

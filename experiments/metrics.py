@@ -8,6 +8,7 @@ import jax
 import numpy as np
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
+from experiments import parallel
 from experiments.data import Batch
 from experiments.results import predicted
 from squiggles.labels import CLASS_NAMES
@@ -26,13 +27,23 @@ def predict_probabilities(state, images: jax.Array) -> jax.Array:
     return jax.nn.softmax(logits(state, images))[:, 1]
 
 
+def sharded_probabilities(state, images, data_mesh) -> np.ndarray:
+    """P(self-intersecting) of `images`, the batch split over every device (padded to
+    a multiple of the device count, the padding dropped again)."""
+    padded, count = parallel.padded(np.asarray(jax.device_get(images)))
+    split = jax.device_put(padded, parallel.split(data_mesh))
+    return np.asarray(predict_probabilities(state, split))[:count]
+
+
 def evaluate(state, batches: Iterator[Batch], keep_images: int = 0) -> dict:
     """Accuracy, ROC-AUC and confusion counts over all batches, and up to
     `keep_images` misclassified images of each true class."""
     probabilities, labels = [], []
     wrong: dict[str, list] = {name: [] for name in CLASS_NAMES}
+    data_mesh = parallel.mesh()
+    state = jax.device_put(state, parallel.replicated(data_mesh))
     for batch in batches:
-        probability = np.asarray(predict_probabilities(state, batch.images))
+        probability = sharded_probabilities(state, batch.images, data_mesh)
         label = np.asarray(batch.labels)
         if keep_images:
             images = np.asarray(jax.device_get(batch.images))

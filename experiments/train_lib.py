@@ -19,7 +19,7 @@ from absl import logging
 from etils import epath
 from flax.training import train_state
 
-from experiments import data, locking, metrics, metrics_io
+from experiments import data, locking, metrics, metrics_io, parallel
 from experiments.models import ResNet
 from experiments.restore import restore_newest
 from squiggles.storage import ensure_writable_dir
@@ -111,6 +111,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     _check_optimizer(config)
     _check_noise(config)
     _check_data(config)
+    # The batch is split over every device (and process): it must divide.
+    parallel.check_batch_size(config.batch_size)
+    parallel.process_slice(config.batch_size, 0)
 
 
 UINT32_MAX = 2**32 - 1
@@ -264,11 +267,13 @@ def _train_in(config: ml_collections.ConfigDict, workdir: epath.Path) -> TrainSt
     root_key = jax.random.key(config.seed)
     init_key, noise_key = jax.random.split(root_key)
     state, start = _resume(workdir, create_train_state(config, init_key))
+    data_mesh = parallel.mesh()
+    state = jax.device_put(state, parallel.replicated(data_mesh))  # batches are split
     manager = checkpoint_manager(workdir, config)
     writer = metrics_io.MetricsWriter(workdir, resume_step=start)
     try:
         with contextlib.closing(data.train_batches(config, start)) as batches:
-            return _train_loop(config, state, batches, start, noise_key, manager, writer)
+            return _train_loop(config, state, batches, start, noise_key, manager, writer, data_mesh)
     finally:
         # Also on failure or Ctrl-C: finish writing checkpoints already started.
         manager.wait_until_finished()
@@ -311,7 +316,7 @@ def _resume(workdir: epath.Path, initial: TrainState) -> tuple[TrainState, int]:
     return state, start
 
 
-def _train_loop(config, state, batches, start, noise_key, manager, writer) -> TrainState:
+def _train_loop(config, state, batches, start, noise_key, manager, writer, data_mesh) -> TrainState:
     schedule = learning_rate_schedule(config)
     step_fn = jax.jit(
         train_step, static_argnames=("sigma", "sigma_max"), donate_argnames=("state",)
@@ -319,7 +324,7 @@ def _train_loop(config, state, batches, start, noise_key, manager, writer) -> Tr
     pending: list[dict[str, jax.Array]] = []
     progress = metrics_io.Progress(config.num_steps, start)
     for step in range(start, config.num_steps):
-        batch = next(batches)
+        batch = parallel.global_batch(next(batches), data_mesh)
         state, step_metrics = step_fn(
             state, batch, noise_key, sigma=config.noise.sigma, sigma_max=config.noise.sigma_max
         )

@@ -1,19 +1,24 @@
-"""The JAX path needs no TensorFlow: training on online data, evaluation, the
+"""The JAX path in a fresh process: training on online data, evaluation, the
 corruptions and the attack and analysis modules never import `tensorflow` or
-`tensorflow_datasets` (a subprocess, whose sys.modules starts empty). TFDS stays the
-way to store and share datasets, and its source still works when installed
-(tests/test_train_lib.py)."""
+`tensorflow_datasets` (TFDS stays the way to store and share datasets, and its source
+still works when installed: tests/test_train_lib.py); and the same run split over two
+devices (XLA's forced host devices) gives the one-device results."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
+
+import numpy as np
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import importlib, json, pathlib, sys
-from experiments import data, metrics, train_lib
+import jax
+from experiments import data, metrics, parallel, train_lib
 from experiments.configs import tiny
 from squiggles import corruptions
 
@@ -22,8 +27,9 @@ config.num_steps = 2
 state = train_lib.train_and_evaluate(config, sys.argv[1])
 family = data.family_of(config)
 scores = metrics.evaluate(state, data.evaluation_batches(family, config.resolution, 8))
-made = corruptions.corrupted_examples(family, "occlusion", 3, 4, resolution=config.resolution)
-metrics.predict_probabilities(state, made.image)
+made = corruptions.corrupted_examples(family, "occlusion", 3, 7, resolution=config.resolution)
+mesh = parallel.mesh()
+probabilities = metrics.sharded_probabilities(state, made.image, mesh)  # 7: padded to 8
 # The attack and analysis libraries, every analysis and figure module, and one binary
 # (each binary defines absl flags, so only one can be imported per process).
 modules = ["experiments.attacks", "experiments.noise", "experiments.latent_noise",
@@ -35,18 +41,56 @@ for folder in ("analyses", "drawing"):
 for module in modules:
     importlib.import_module(module)
 loaded = sorted(name for name in ("tensorflow", "tensorflow_datasets") if name in sys.modules)
-print(json.dumps({"loaded": loaded, "step": int(state.step), "examples": scores["examples"]}))
+params = jax.tree.leaves(jax.device_get(state.params))
+print(json.dumps({"loaded": loaded, "step": int(state.step), "examples": scores["examples"],
+                  "devices": jax.device_count(), "accuracy": scores["accuracy"],
+                  "probabilities": probabilities.tolist(),
+                  "params": [float(abs(p).sum()) for p in params]}))
 """
 
 
-def test_training_evaluation_and_corruptions_never_import_tensorflow(tmp_path):
+def run_on(devices: int, workdir: pathlib.Path) -> dict:
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "run")], cwd=ROOT, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "-c", SCRIPT, str(workdir)], cwd=ROOT, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "XLA_FLAGS": flags.strip()},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"loaded": [], "step": 2, "examples": 8}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[int, dict]:
+    tmp = tmp_path_factory.mktemp("devices")
+    return {devices: run_on(devices, tmp / str(devices)) for devices in (1, 2)}
+
+
+def test_training_evaluation_and_corruptions_never_import_tensorflow(runs):
+    for devices, report in runs.items():
+        assert report["loaded"] == [] and report["devices"] == devices
+        assert report["step"] == 2 and report["examples"] == 8
+
+
+def test_two_devices_train_and_evaluate_as_one(runs):
+    one, two = runs[1], runs[2]
+    np.testing.assert_allclose(two["params"], one["params"], rtol=1e-4)
+    np.testing.assert_allclose(two["probabilities"], one["probabilities"], atol=1e-4)
+    assert len(one["probabilities"]) == 7 and two["accuracy"] == one["accuracy"]
+
+
+def test_a_batch_that_does_not_split_over_the_devices_is_refused_at_start(tmp_path):
+    script = (
+        "from experiments import train_lib\nfrom experiments.configs import tiny\n"
+        "config = tiny.get_config(); config.batch_size = 7\n"
+        "train_lib.train_and_evaluate(config, __import__('sys').argv[1])\n"
+    )
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "run")], cwd=ROOT, capture_output=True,
+        text=True, timeout=300, env={**os.environ, "XLA_FLAGS": flags.strip()},
+    )  # fmt: skip
+    assert "batch_size 7 does not split evenly over 2 devices: use a multiple of 2" in done.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_tensorboard_events_are_written_without_tensorflow(tmp_path):

@@ -1,0 +1,94 @@
+"""Data parallelism over every device: a one-axis `Mesh` named "data", batches split
+along it, parameters and optimizer state replicated. jit partitions the same
+programs (GSPMD), so one device and many run the same code.
+
+On several hosts (`jax.distributed.initialize()`, see `initialize`), each process
+makes only its own slice of a global batch (`process_slice`) and the slices are
+joined into one global array (`global_batch`), so the examples of a step are the
+same whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AXIS = "data"
+
+# Set by the launchers that start one process per host (SLURM, Open MPI) or by hand;
+# jax.distributed.initialize() reads the coordinator and ranks from them.
+DISTRIBUTED_VARIABLES = ("JAX_COORDINATOR_ADDRESS", "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE")
+
+
+def initialize() -> bool:
+    """Joins a multi-host run when launched as one (`SQUIGGLES_DISTRIBUTED=1`, or a
+    launcher's variables); True when this process is one of several."""
+    wanted = os.environ.get("SQUIGGLES_DISTRIBUTED")
+    if wanted == "1" or (wanted is None and any(v in os.environ for v in DISTRIBUTED_VARIABLES)):
+        if not jax.distributed.is_initialized():
+            jax.distributed.initialize()
+    return jax.process_count() > 1
+
+
+def mesh() -> Mesh:
+    """Every device of every process along the "data" axis."""
+    return Mesh(np.array(jax.devices()), (AXIS,))
+
+
+def replicated(data_mesh: Mesh) -> NamedSharding:
+    return NamedSharding(data_mesh, PartitionSpec())
+
+
+def split(data_mesh: Mesh) -> NamedSharding:
+    """Leading axis split over the devices."""
+    return NamedSharding(data_mesh, PartitionSpec(AXIS))
+
+
+def check_batch_size(batch_size: int, what: str = "batch_size") -> None:
+    """A global batch must split evenly over the devices, and into whole slices per process."""
+    devices = jax.device_count()
+    if batch_size % devices:
+        raise ValueError(
+            f"{what} {batch_size} does not split evenly over {devices} devices: use a "
+            f"multiple of {devices}"
+        )
+
+
+def process_slice(batch_size: int, index: int | None = None, count: int | None = None) -> slice:
+    """The positions in a global batch that process `index` of `count` makes: a
+    contiguous block, in process order, so the slices of all processes are the
+    whole batch once."""
+    index = jax.process_index() if index is None else index
+    count = jax.process_count() if count is None else count
+    if not 0 <= index < count:
+        raise ValueError(f"process index must be in [0, {count}), got {index}")
+    if batch_size % count:
+        raise ValueError(f"a batch of {batch_size} does not split over {count} processes")
+    share = batch_size // count
+    return slice(index * share, (index + 1) * share)
+
+
+def global_batch(local, data_mesh: Mesh):
+    """This process's slice of a batch (a pytree of arrays, leading axis the batch) as
+    one global array split over the mesh. With one process, the slice is the batch."""
+    sharding = split(data_mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(local, sharding)
+    return jax.tree.map(
+        lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local
+    )
+
+
+def padded(images, multiple: int | None = None):
+    """`images` padded along the batch axis to a multiple of the device count (by
+    repeating the last image), and how many are real, for evaluations whose batch
+    does not divide."""
+    multiple = multiple or jax.device_count()
+    count = images.shape[0]
+    extra = -count % multiple
+    if extra:
+        images = np.concatenate([np.asarray(images), np.repeat(np.asarray(images)[-1:], extra, 0)])
+    return images, count
