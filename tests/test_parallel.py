@@ -1,5 +1,5 @@
 """Data parallelism: how a global batch is split between processes and padded for
-the devices (the two-device runs themselves are in tests/test_tensorflow_free.py)."""
+the devices (the two-device runs themselves are in tests/test_devices.py)."""
 
 import numpy as np
 import pytest
