@@ -30,7 +30,7 @@ def predict_probabilities(state, images: jax.Array) -> jax.Array:
 def sharded_probabilities(state, images, data_mesh) -> np.ndarray:
     """P(self-intersecting) of `images`, the batch split over every device (padded to
     a multiple of the device count, the padding dropped again)."""
-    padded, count = parallel.padded(np.asarray(jax.device_get(images)))
+    padded, count = parallel.padded(images)
     split = jax.device_put(padded, parallel.split(data_mesh))
     return np.asarray(predict_probabilities(state, split))[:count]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -89,6 +90,7 @@ def padded(images, multiple: int | None = None):
     multiple = multiple or jax.device_count()
     count = images.shape[0]
     extra = -count % multiple
-    if extra:
-        images = np.concatenate([np.asarray(images), np.repeat(np.asarray(images)[-1:], extra, 0)])
+    if extra:  # on the device a JAX array is on: no round trip through the host
+        xp = jnp if isinstance(images, jax.Array) else np
+        images = xp.concatenate([images, xp.repeat(images[-1:], extra, axis=0)])
     return images, count
