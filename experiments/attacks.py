@@ -12,6 +12,7 @@ perturbation down only when it is outside) and, optionally, clips to a valid ran
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import jax
@@ -255,6 +256,8 @@ def padded(array: np.ndarray, size: int) -> np.ndarray:
 
 def bucket(count: int, batch: int) -> int:
     """The padded size of `count` rows: a multiple of batch/8 (at least 8), so that loops
-    over shrinking subsets of a batch compile a few shapes, not one per count."""
-    granularity = max(8, -(-batch // 8))
-    return min(-(-count // granularity) * granularity, max(batch, count))
+    over shrinking subsets of a batch compile a few shapes, not one per count; and a
+    multiple of the device count, so the rows split evenly over the devices."""
+    devices = jax.device_count()
+    granularity = math.lcm(max(8, -(-batch // 8)), devices)
+    return min(-(-count // granularity) * granularity, -(-max(batch, count) // devices) * devices)

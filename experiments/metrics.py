@@ -15,9 +15,12 @@ from squiggles.labels import CLASS_NAMES
 
 
 def logits(state, images: jax.Array) -> jax.Array:
-    """The model's logits in inference mode, with the running BatchNorm statistics."""
+    """The model's logits in inference mode, with the running BatchNorm statistics,
+    the batch split over every device (the state must be replicated: `eval_lib.load_run`)."""
     return state.apply_fn(
-        {"params": state.params, "batch_stats": state.batch_stats}, images, train=False
+        {"params": state.params, "batch_stats": state.batch_stats},
+        parallel.along_data(images),
+        train=False,
     )
 
 

@@ -48,6 +48,20 @@ def split(data_mesh: Mesh) -> NamedSharding:
     return NamedSharding(data_mesh, PartitionSpec(AXIS))
 
 
+def along_data(batch: jax.Array) -> jax.Array:
+    """`batch` with its leading axis split over every device. Called on a model's input
+    inside a jitted program, it makes XLA partition the model's work (and whatever
+    feeds it: noise draws, rendering, PGD steps) over the devices, so the attacks and
+    noise analyses need no code of their own for it; there an uneven batch is padded
+    by XLA. Eagerly, a batch that does not divide is left whole. One device: a no-op."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return batch
+    if batch.shape[0] % len(devices) and not isinstance(batch, jax.core.Tracer):
+        return batch
+    return jax.lax.with_sharding_constraint(batch, split(Mesh(np.array(devices), (AXIS,))))
+
+
 def check_batch_size(batch_size: int, what: str = "batch_size") -> None:
     """A global batch must split evenly over the devices, and into whole slices per process."""
     devices = jax.device_count()

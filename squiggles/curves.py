@@ -71,6 +71,18 @@ def t_values(family: Family, num_points: int = NUM_POINTS) -> np.ndarray:
     return np.linspace(family.t_min, family.t_max, check_num_points(num_points))
 
 
+def _extreme(values: jax.Array, arg_extreme, axis: int) -> jax.Array:
+    """The minimum or maximum along `axis` (kept), as the element at its arg-extreme.
+
+    Its value is exactly jnp.min's or jnp.max's, but its gradient goes to that element
+    by index. jnp.min's gradient goes to the elements equal to the minimum, and under
+    jit XLA may recompute them in another fusion (with or without an FMA) for that
+    comparison: in some batch shapes none was equal, and the box's gradient was lost
+    (points(z) of one latent had the wrong gradient)."""
+    index = jnp.expand_dims(arg_extreme(values, axis=axis), axis)
+    return jnp.take_along_axis(values, index, axis=axis)
+
+
 def rescale(points: jax.Array) -> jax.Array:
     """Scales and shifts each curve (..., P, 2) so that its bounding box has longer
     side 0.8 and is centred on (0.5, 0.5). A curve with zero extent maps to the centre.
@@ -79,10 +91,10 @@ def rescale(points: jax.Array) -> jax.Array:
     whether a min or max reduction propagates NaN is up to the backend.
     """
     points = jnp.asarray(points)
-    low = jnp.min(points, axis=-2, keepdims=True)
-    high = jnp.max(points, axis=-2, keepdims=True)
+    low = _extreme(points, jnp.argmin, axis=-2)
+    high = _extreme(points, jnp.argmax, axis=-2)
     centre = (low + high) / 2
-    longest = jnp.max(high - low, axis=-1, keepdims=True)
+    longest = _extreme(high - low, jnp.argmax, axis=-1)
     # Any extent above the smallest normal float gives a finite scale; below it the
     # curve is a single point and is left unscaled (the where keeps gradients finite).
     has_extent = longest > jnp.finfo(points.dtype).tiny

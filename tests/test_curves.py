@@ -1,5 +1,6 @@
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -126,3 +127,30 @@ def test_a_curve_with_a_nan_or_inf_rescales_to_all_nan_and_others_are_unchanged(
     out = np.asarray(squiggles.rescale(bad))
     assert np.isnan(out[1:]).all()
     np.testing.assert_array_equal(out[0], np.asarray(squiggles.rescale(raw))[0])
+
+
+@pytest.mark.parametrize("family", [squiggles.Taylor(), squiggles.SineNet()], ids=str)
+def test_the_gradient_of_points_does_not_depend_on_the_batch_size(family):
+    # Jitted for one or two latents, XLA once recomputed the box's extremes in another
+    # fusion for jnp.min's gradient mask, matched no point and lost the box's gradient.
+    z = squiggles.sample_latents(family, 8, seed=3)
+    cotangent = jax.random.normal(jax.random.key(0), (8, squiggles.NUM_POINTS, 2))
+
+    def gradient(z, c):
+        return jax.grad(lambda z: jnp.sum(squiggles.points(z, family) * c))(z)
+
+    batch = np.asarray(jax.jit(gradient)(z, cotangent))
+    for size in (1, 2):
+        small = np.asarray(jax.jit(gradient)(z[:size], cotangent[:size]))
+        np.testing.assert_allclose(small, batch[:size], rtol=1e-4, atol=1e-4)
+    # And it is the derivative: a central difference along a random direction.
+    direction = jax.random.normal(jax.random.key(1), z.shape)
+    step = 1e-4
+
+    def along(sign):
+        moved = squiggles.points(z + sign * step * direction, family)
+        return np.asarray(jnp.sum(moved * cotangent, axis=(1, 2)))
+
+    difference = (along(1) - along(-1)) / (2 * step)
+    slope = np.sum(batch * np.asarray(direction), axis=tuple(range(1, z.ndim)))
+    np.testing.assert_allclose(slope, difference, rtol=0.02, atol=0.05)

@@ -39,19 +39,34 @@ for folder in ("analyses", "drawing"):
                 for path in pathlib.Path("experiments", folder).glob("[a-z]*.py")]
 for module in modules:
     importlib.import_module(module)
+# The attacks and the noise analyses of one model (argv[2]), batches split over the devices.
+from experiments import attacks, runs
+from experiments.configs.analyses import tiny as tiny_analyses
+analysed = tiny_analyses.get_config("pixel,noise,boundary,ford_rates,ford_distance")
+summary = runs.ChunkedRun(sys.argv[1] + "_analyses", sys.argv[2], analysed).run(lambda _: None)
+model = runs.load_model(sys.argv[2])
+attacked = attacks.run_pgd(model.state, made.image[:4], made.label[:4].astype("int32"), 0.3,
+                           steps=2, step_fraction=0.1, block=1)
+# The boundary search's targeted latent PGD through the renderer, split over the devices
+# (split in two, it once showed the batch-size dependence of points' gradient).
+towards = attacks.run_pgd(model.state, made.latent[:4], 1 - made.label[:4].astype("int32"), 0.6,
+                          steps=3, step_fraction=0.1, block=0, family=family,
+                          resolution=config.resolution, targeted=True)
 loaded = sorted(name for name in ("tensorflow", "tensorflow_datasets") if name in sys.modules)
 params = jax.tree.leaves(jax.device_get(state.params))
 print(json.dumps({"loaded": loaded, "step": int(state.step), "examples": scores["examples"],
                   "devices": jax.device_count(), "accuracy": scores["accuracy"],
-                  "probabilities": probabilities.tolist(),
+                  "probabilities": probabilities.tolist(), "summary": summary,
+                  "attack_devices": len(attacked.sharding.device_set),
+                  "attacked": attacked.tolist(), "towards": towards.tolist(),
                   "params": [float(abs(p).sum()) for p in params]}))
 """
 
 
-def run_on(devices: int, workdir: pathlib.Path) -> dict:
+def run_on(devices: int, workdir: pathlib.Path, analysed: pathlib.Path) -> dict:
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(workdir)], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", SCRIPT, str(workdir), str(analysed)], cwd=ROOT, capture_output=True, text=True,
         timeout=300, env={**os.environ, "XLA_FLAGS": flags.strip()},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -61,7 +76,8 @@ def run_on(devices: int, workdir: pathlib.Path) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[int, dict]:
     tmp = tmp_path_factory.mktemp("devices")
-    return {devices: run_on(devices, tmp / str(devices)) for devices in (1, 2)}
+    # Both analyse the model trained on one device, so only the devices differ.
+    return {devices: run_on(devices, tmp / str(devices), tmp / "1") for devices in (1, 2)}
 
 
 def test_training_evaluation_and_corruptions_never_import_tensorflow(runs):
@@ -75,6 +91,33 @@ def test_two_devices_train_and_evaluate_as_one(runs):
     np.testing.assert_allclose(two["params"], one["params"], rtol=1e-4)
     np.testing.assert_allclose(two["probabilities"], one["probabilities"], atol=1e-4)
     assert len(one["probabilities"]) == 7 and two["accuracy"] == one["accuracy"]
+
+
+def numbers_of(tree, path=""):
+    """Every number of a JSON tree, by its path, so two summaries compare leaf by leaf."""
+    if isinstance(tree, dict):
+        return {
+            k: v for key, sub in tree.items() for k, v in numbers_of(sub, f"{path}/{key}").items()
+        }
+    if isinstance(tree, list):
+        return {
+            k: v for i, sub in enumerate(tree) for k, v in numbers_of(sub, f"{path}/{i}").items()
+        }
+    return {path: tree} if isinstance(tree, (int, float)) and not isinstance(tree, bool) else {}
+
+
+def test_two_devices_attack_and_analyse_as_one(runs):
+    one, two = runs[1], runs[2]
+    assert one["attack_devices"] == 1 and two["attack_devices"] == 2  # the PGD ran split
+    assert set(two["summary"]) == {"model", "pixel", "noise", "boundary", "ford_rates",
+                                   "ford_distance"}  # fmt: skip
+    for attack in ("attacked", "towards"):
+        np.testing.assert_allclose(two[attack], one[attack], atol=1e-4)
+    first, second = numbers_of(one["summary"]), numbers_of(two["summary"])
+    assert first.keys() == second.keys() and len(first) > 50
+    for path, value in first.items():
+        if "/model/" not in path:
+            np.testing.assert_allclose(second[path], value, rtol=1e-3, atol=1e-4, err_msg=path)
 
 
 def test_a_batch_that_does_not_split_over_the_devices_is_refused_at_start(tmp_path, monkeypatch):
