@@ -66,8 +66,9 @@ print(json.dumps({"loaded": loaded, "step": int(state.step), "examples": scores[
 def run_on(devices: int, workdir: pathlib.Path, analysed: pathlib.Path) -> dict:
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(workdir), str(analysed)], cwd=ROOT, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "XLA_FLAGS": flags.strip()},
+        [sys.executable, "-c", SCRIPT, str(workdir), str(analysed)], cwd=ROOT,
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "XLA_FLAGS": flags.strip()},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
