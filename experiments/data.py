@@ -135,7 +135,9 @@ def prepared_builder(name: str, data_dir: str | None, resolution: int):
 
 
 def tfds_train_batches(config: ml_collections.ConfigDict, first_step: int) -> Iterator[Batch]:
-    """Shuffled, repeated train split: a fixed order given the seed, skipped to the step."""
+    """Shuffled, repeated train split: a fixed order given the seed, skipped to the step.
+    With several processes, each reads the global batch and keeps its own slice, so
+    the examples of a step are the same whatever the number of processes."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -159,8 +161,9 @@ def tfds_train_batches(config: ml_collections.ConfigDict, first_step: int) -> It
         )
         .prefetch(config.data.prefetch)
     )
+    mine = parallel.process_slice(config.batch_size)
     for images, labels in dataset.as_numpy_iterator():
-        yield Batch(jnp.asarray(images), jnp.asarray(labels))
+        yield Batch(jnp.asarray(images[mine]), jnp.asarray(labels[mine]))
 
 
 def train_batches(config: ml_collections.ConfigDict, first_step: int = 0) -> Iterator[Batch]:

@@ -34,8 +34,8 @@ def sharded_probabilities(state, images, data_mesh) -> np.ndarray:
     """P(self-intersecting) of `images`, the batch split over every device (padded to
     a multiple of the device count, the padding dropped again)."""
     padded, count = parallel.padded(images)
-    split = jax.device_put(padded, parallel.split(data_mesh))
-    return np.asarray(predict_probabilities(state, split))[:count]
+    split = parallel.global_copy(padded, data_mesh)
+    return parallel.gathered(predict_probabilities(state, split))[:count]
 
 
 def evaluate(state, batches: Iterator[Batch], keep_images: int = 0) -> dict:

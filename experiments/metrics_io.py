@@ -59,6 +59,16 @@ class MetricsWriter:
             self._tensorboard.close()
 
 
+class NoMetricsWriter:
+    """What the processes other than process 0 of a multi-host run write: nothing."""
+
+    def write(self, step: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _event_writer(directory: epath.Path):
     """A new TensorBoard event file in `directory`, framed by the `tensorboard`
     package's RecordWriter into a plain file (its EventFileWriter would import

@@ -26,12 +26,33 @@ DISTRIBUTED_VARIABLES = ("JAX_COORDINATOR_ADDRESS", "SLURM_JOB_ID", "OMPI_COMM_W
 
 def initialize() -> bool:
     """Joins a multi-host run when launched as one (`SQUIGGLES_DISTRIBUTED=1`, or a
-    launcher's variables); True when this process is one of several."""
+    launcher's variables); True when this process is one of several. Started by hand,
+    each process is given JAX_COORDINATOR_ADDRESS (host:port of process 0),
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID; SLURM and Open MPI are detected by JAX."""
     wanted = os.environ.get("SQUIGGLES_DISTRIBUTED")
     if wanted == "1" or (wanted is None and any(v in os.environ for v in DISTRIBUTED_VARIABLES)):
         if not jax.distributed.is_initialized():
-            jax.distributed.initialize()
+            ranks = {}
+            for name, variable in (("num_processes", "JAX_NUM_PROCESSES"),
+                                   ("process_id", "JAX_PROCESS_ID")):  # fmt: skip
+                if variable in os.environ:
+                    ranks[name] = int(os.environ[variable])
+            jax.distributed.initialize(**ranks)
     return jax.process_count() > 1
+
+
+def is_primary() -> bool:
+    """Process 0, the one that writes a run's files (lock, config, metrics); orbax
+    coordinates the checkpoints of all processes itself."""
+    return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Waits until every process gets here (nothing to wait for with one)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def mesh() -> Mesh:
@@ -95,6 +116,24 @@ def global_batch(local, data_mesh: Mesh):
     return jax.tree.map(
         lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local
     )
+
+
+def global_copy(batch, data_mesh: Mesh) -> jax.Array:
+    """A batch that every process holds whole (evaluation data, made the same by all)
+    as one array split over the mesh: each process places its devices' rows."""
+    if jax.process_count() == 1:
+        return jax.device_put(batch, split(data_mesh))
+    whole = np.asarray(batch)
+    return jax.make_array_from_callback(whole.shape, split(data_mesh), lambda rows: whole[rows])
+
+
+def gathered(array: jax.Array) -> np.ndarray:
+    """The whole of an array split over the mesh, on every process, as NumPy."""
+    if jax.process_count() == 1:
+        return np.asarray(array)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
 def padded(images, multiple: int | None = None):

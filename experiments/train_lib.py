@@ -255,22 +255,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     """Trains (or resumes) in `workdir`: checkpoints, metrics.jsonl, TensorBoard.
 
     The whole run holds an exclusive lock on `workdir`: a second run on it is refused
-    (locking.DirectoryInUseError) before it writes anything."""
+    (locking.DirectoryInUseError) before it writes anything. With several processes
+    (`parallel.initialize`), process 0 holds the lock and writes config.json and the
+    metrics, and all of them save the checkpoints together (orbax)."""
     check_config(config)
     workdir = ensure_writable_dir(workdir, "the training run")
-    with locking.locked_directory(workdir, "training run"):
+    lock = (
+        locking.locked_directory(workdir, "training run")
+        if parallel.is_primary()
+        else contextlib.nullcontext()
+    )
+    with lock:
         return _train_in(config, workdir)
 
 
 def _train_in(config: ml_collections.ConfigDict, workdir: epath.Path) -> TrainState:
-    _check_or_write_config(config, workdir)
+    if parallel.is_primary():
+        _check_or_write_config(config, workdir)
+    parallel.barrier("config checked")
     root_key = jax.random.key(config.seed)
     init_key, noise_key = jax.random.split(root_key)
     state, start = _resume(workdir, create_train_state(config, init_key))
     data_mesh = parallel.mesh()
     state = jax.device_put(state, parallel.replicated(data_mesh))  # batches are split
     manager = checkpoint_manager(workdir, config)
-    writer = metrics_io.MetricsWriter(workdir, resume_step=start)
+    writer = (
+        metrics_io.MetricsWriter(workdir, resume_step=start)
+        if parallel.is_primary()
+        else metrics_io.NoMetricsWriter()
+    )
     try:
         with contextlib.closing(data.train_batches(config, start)) as batches:
             return _train_loop(config, state, batches, start, noise_key, manager, writer, data_mesh)
@@ -308,7 +321,7 @@ def _resume(workdir: epath.Path, initial: TrainState) -> tuple[TrainState, int]:
         return initial, 0
     manager = checkpoint_manager(workdir, None, read_only=True)
     try:
-        state, start = restore_newest(manager, initial, set_aside=True)
+        state, start = restore_newest(manager, initial, set_aside=parallel.is_primary())
     finally:
         manager.close()
     if start:

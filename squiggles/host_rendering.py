@@ -58,7 +58,7 @@ def _check_float32(dtype: np.dtype, name: str, instead: str) -> None:
 
 
 def _cpu() -> jax.Device:
-    return jax.devices("cpu")[0]
+    return jax.local_devices(backend="cpu")[0]  # this process's own
 
 
 def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:

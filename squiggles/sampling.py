@@ -59,8 +59,9 @@ _DRAWS_PER_LATENT = 3
 
 def available_bytes() -> tuple[int, str]:
     """Memory free for new arrays, and where: the default device's free memory
-    when it reports a limit (accelerators), else the host's MemAvailable."""
-    device = jax.devices()[0]
+    when it reports a limit (accelerators), else the host's MemAvailable. The default
+    device is this process's own (jax.devices()[0] is process 0's, unreadable here)."""
+    device = jax.local_devices()[0]
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
         return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0)), f"on {device}"

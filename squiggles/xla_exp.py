@@ -171,5 +171,7 @@ def exp_matches_xla() -> bool:
     d2 = np.concatenate([exponents / resolution**2, special, np.zeros(10, np.float32)])
     host = d2.copy()
     _exponentiate(host, np.float32(-(resolution**2)))
-    xla = intensity(jax.device_put(d2, jax.devices("cpu")[0]), resolution)  # XLA:CPU's exp
+    xla = intensity(
+        jax.device_put(d2, jax.local_devices(backend="cpu")[0]), resolution
+    )  # XLA:CPU's exp
     return bool(np.array_equal(host, np.asarray(xla)))

@@ -7,6 +7,7 @@ devices (XLA's forced host devices) gives the one-device results."""
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 
@@ -92,6 +93,62 @@ def test_two_devices_train_and_evaluate_as_one(runs):
     np.testing.assert_allclose(two["params"], one["params"], rtol=1e-4)
     np.testing.assert_allclose(two["probabilities"], one["probabilities"], atol=1e-4)
     assert len(one["probabilities"]) == 7 and two["accuracy"] == one["accuracy"]
+
+
+PROCESS_SCRIPT = """
+import json, sys
+import jax
+from experiments import parallel, train_lib
+from experiments.configs import tiny
+
+parallel.initialize()
+state = train_lib.train_and_evaluate(tiny.get_config(), sys.argv[1])
+params = jax.tree.leaves(jax.device_get(state.params))
+print(json.dumps({"process": jax.process_index(), "processes": jax.process_count(),
+                  "devices": jax.device_count(), "step": int(state.step),
+                  "params": [float(abs(p).sum()) for p in params]}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_train_as_one_process_on_two_devices(runs, tmp_path):
+    # jax.distributed on the CPU (gloo collectives): one device per process, as on
+    # two hosts, writing one shared run directory.
+    address = f"localhost:{free_port()}"
+    launched = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS_SCRIPT, str(tmp_path / "run")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                "SQUIGGLES_DISTRIBUTED": "1",
+                "JAX_COORDINATOR_ADDRESS": address,
+                "JAX_NUM_PROCESSES": "2",
+                "JAX_PROCESS_ID": str(index),
+            },
+        )  # fmt: skip
+        for index in range(2)
+    ]
+    reports = []
+    for process in launched:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    for index, report in enumerate(reports):
+        assert (report["process"], report["processes"], report["devices"]) == (index, 2, 2)
+        assert report["step"] == 6
+        np.testing.assert_allclose(report["params"], runs[2]["params"], rtol=1e-5)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert steps == [2, 3, 4, 6, 6]  # as one process writes them (training, validation): once
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["3", "6"]
 
 
 def numbers_of(tree, path=""):
