@@ -19,25 +19,30 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "data"
 
-# Set by the launchers that start one process per host (SLURM, Open MPI) or by hand;
-# jax.distributed.initialize() reads the coordinator and ranks from them.
-DISTRIBUTED_VARIABLES = ("JAX_COORDINATOR_ADDRESS", "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE")
+def launched_as_one_of_several(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process was started as one of several: SQUIGGLES_DISTRIBUTED=1 (or 0
+    to say no), a coordinator address given by hand, or a launcher's task count above
+    one (srun of SLURM, mpirun of Open MPI). A lone process in a SLURM allocation is not."""
+    environ = os.environ if environ is None else environ
+    wanted = environ.get("SQUIGGLES_DISTRIBUTED")
+    if wanted is not None:
+        return wanted == "1"
+    tasks = (environ.get("SLURM_STEP_NUM_TASKS"), environ.get("OMPI_COMM_WORLD_SIZE"))
+    return "JAX_COORDINATOR_ADDRESS" in environ or any(int(n or 1) > 1 for n in tasks)
 
 
 def initialize() -> bool:
-    """Joins a multi-host run when launched as one (`SQUIGGLES_DISTRIBUTED=1`, or a
-    launcher's variables); True when this process is one of several. Started by hand,
-    each process is given JAX_COORDINATOR_ADDRESS (host:port of process 0),
-    JAX_NUM_PROCESSES and JAX_PROCESS_ID; SLURM and Open MPI are detected by JAX."""
-    wanted = os.environ.get("SQUIGGLES_DISTRIBUTED")
-    if wanted == "1" or (wanted is None and any(v in os.environ for v in DISTRIBUTED_VARIABLES)):
-        if not jax.distributed.is_initialized():
-            ranks = {}
-            for name, variable in (("num_processes", "JAX_NUM_PROCESSES"),
-                                   ("process_id", "JAX_PROCESS_ID")):  # fmt: skip
-                if variable in os.environ:
-                    ranks[name] = int(os.environ[variable])
-            jax.distributed.initialize(**ranks)
+    """Joins a multi-host run when launched as one (`launched_as_one_of_several`); True
+    when this process is one of several. Started by hand, each process is given
+    JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES and
+    JAX_PROCESS_ID; under SLURM and Open MPI, JAX reads them from the launcher."""
+    if launched_as_one_of_several() and not jax.distributed.is_initialized():
+        ranks = {}
+        for name, variable in (("num_processes", "JAX_NUM_PROCESSES"),
+                               ("process_id", "JAX_PROCESS_ID")):  # fmt: skip
+            if variable in os.environ:
+                ranks[name] = int(os.environ[variable])
+        jax.distributed.initialize(**ranks)
     return jax.process_count() > 1
 
 

@@ -38,3 +38,21 @@ def test_padding_repeats_the_last_image_to_a_multiple_of_the_devices():
     np.testing.assert_array_equal(padded[5:], np.repeat(images[-1:], 3, axis=0))
     same, count = parallel.padded(images, multiple=5)
     assert count == 5 and same is images
+
+
+@pytest.mark.parametrize(
+    "environ, several",
+    [
+        ({}, False),
+        ({"SLURM_JOB_ID": "7", "SLURM_STEP_NUM_TASKS": "1"}, False),  # alone in an allocation
+        ({"SLURM_JOB_ID": "7"}, False),  # a shell of salloc, not srun
+        ({"SLURM_JOB_ID": "7", "SLURM_STEP_NUM_TASKS": "4"}, True),
+        ({"OMPI_COMM_WORLD_SIZE": "2"}, True),
+        ({"OMPI_COMM_WORLD_SIZE": "1"}, False),
+        ({"JAX_COORDINATOR_ADDRESS": "host0:1234"}, True),
+        ({"JAX_COORDINATOR_ADDRESS": "host0:1234", "SQUIGGLES_DISTRIBUTED": "0"}, False),
+        ({"SQUIGGLES_DISTRIBUTED": "1"}, True),
+    ],
+)
+def test_a_multi_host_launch_is_recognised_from_the_launchers_variables(environ, several):
+    assert parallel.launched_as_one_of_several(environ) is several
