@@ -19,6 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "data"
 
+
 def launched_as_one_of_several(environ: dict[str, str] | None = None) -> bool:
     """Whether this process was started as one of several: SQUIGGLES_DISTRIBUTED=1 (or 0
     to say no), a coordinator address given by hand, or a launcher's task count above
