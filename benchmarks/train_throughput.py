@@ -1,44 +1,59 @@
-"""Images/s of the ResNet-34 train step and of each data source alone.
+"""Images/s of the train step against the online data that feeds it, on whatever device
+JAX picks, with the host cores the data takes.
 
-    python benchmarks/train_throughput.py --batch 64
+    python benchmarks/train_throughput.py --config taylor_paper --batch 512
+    python benchmarks/train_throughput.py --config cpu --batch 128 --tfds
 
-The data sources must each deliver far more images/s than the step consumes, or
-the accelerator waits for data. The step itself returns device arrays only (no
-host synchronisation; tests/test_train_lib.py checks this with a transfer guard).
+It reports, in order:
+  * the train step alone, on a batch already on the device (images/s);
+  * Shapely labelling alone, on one thread and on the label threads (curves/s);
+  * the online source alone (render + labels, prefetched), and the host cores it kept
+    busy (process CPU time / wall time);
+  * a training loop fed by the online source: images/s and the fraction of the wall
+    time the loop waited for a batch;
+  * with --tfds, the TFDS source alone (needs TensorFlow; skipped on the JAX path).
+
+The data must deliver more images/s than the step consumes, or the accelerator waits.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import pathlib
 import sys
 import tempfile
 import time
 
 import jax
-import tensorflow_datasets as tfds
+import numpy as np
 
-import squiggles_tfds
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/
+from timing import best_seconds  # noqa: E402  (benchmarks/timing.py)
 
-sys.path.insert(
-    0, str(pathlib.Path(__file__).resolve().parents[1])
-)  # experiments/ is not installed
-from experiments import data, train_lib  # noqa: E402
-from experiments.configs import taylor_paper
+import squiggles  # noqa: E402
+from experiments import data, parallel, train_lib  # noqa: E402
+from squiggles import labels  # noqa: E402
+
+
+def jitted_step():
+    return jax.jit(
+        train_lib.train_step, static_argnames=("sigma", "sigma_max"), donate_argnames=("state",)
+    )
 
 
 def step_rate(config, steps: int) -> float:
-    state = train_lib.create_train_state(config, jax.random.key(0))
-    step = jax.jit(
-        train_lib.train_step, static_argnames=("sigma", "sigma_max"), donate_argnames=("state",)
+    """The step alone, on one batch kept on the device."""
+    data_mesh = parallel.mesh()
+    state = jax.device_put(
+        train_lib.create_train_state(config, jax.random.key(0)), parallel.replicated(data_mesh)
     )
-    batch = data.generated_batch(
-        data.family_of(config), config.batch_size, seed=0, stream=data.TRAIN_STREAM, start=0,
-        resolution=config.resolution,
-    )  # fmt: skip
+    step = jitted_step()
+    batch = parallel.global_batch(next(data.train_batches(config, 0)), data_mesh)
     key = jax.random.key(1)
-    state, _ = step(state, batch, key, sigma=0.0, sigma_max=0.0)
-    jax.block_until_ready(state)
+    state, metrics = step(state, batch, key, sigma=0.0, sigma_max=0.0)
+    jax.block_until_ready(metrics)
     start = time.perf_counter()
     for _ in range(steps):
         state, metrics = step(state, batch, key, sigma=0.0, sigma_max=0.0)
@@ -46,32 +61,55 @@ def step_rate(config, steps: int) -> float:
     return steps * config.batch_size / (time.perf_counter() - start)
 
 
-def source_rate(batches, batch_size: int, count: int) -> float:
+def label_rate(family, count: int, workers: int) -> float:
+    """Best of 5, after a pause: XLA's CPU threads spin a while after their last work
+    and would take cores from the label threads."""
+    points = np.asarray(squiggles.points(squiggles.sample_latents(family, count), family))
+    time.sleep(1.0)
+    return count / best_seconds(lambda: labels.is_self_intersecting(points, workers=workers), 5)
+
+
+def source_rate(batches, batch_size: int, count: int) -> tuple[float, float]:
+    """Images/s of a source alone, and the host cores it kept busy meanwhile."""
     jax.block_until_ready(next(batches))  # start-up and compilation
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         batch = next(batches)
     jax.block_until_ready(batch)
+    wall = time.perf_counter() - start
+    cores = (time.process_time() - cpu) / wall
     batches.close()
-    return count * batch_size / (time.perf_counter() - start)
+    return count * batch_size / wall, cores
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--source-batches", type=int, default=50)
-    args = parser.parse_args()
-    config = taylor_paper.get_config()
-    config.batch_size = args.batch
-    print(f"ResNet-34 ({config.model.stem} stem), {config.resolution}x{config.resolution}, "
-          f"batch {args.batch}, devices {jax.devices()}")  # fmt: skip
+def fed_loop(config, steps: int) -> tuple[float, float]:
+    """A training loop on the online source: images/s and the fraction of its wall time
+    spent waiting for the next batch (the step runs asynchronously meanwhile)."""
+    data_mesh = parallel.mesh()
+    state = jax.device_put(
+        train_lib.create_train_state(config, jax.random.key(0)), parallel.replicated(data_mesh)
+    )
+    step, key = jitted_step(), jax.random.key(1)
+    batches = data.train_batches(config, 0)
+    batch = parallel.global_batch(next(batches), data_mesh)
+    state, metrics = step(state, batch, key, sigma=0.0, sigma_max=0.0)  # compiled
+    jax.block_until_ready(metrics)
+    waited, start = 0.0, time.perf_counter()
+    for _ in range(steps):
+        asked = time.perf_counter()
+        batch = parallel.global_batch(next(batches), data_mesh)
+        waited += time.perf_counter() - asked
+        state, metrics = step(state, batch, key, sigma=0.0, sigma_max=0.0)
+    jax.block_until_ready(metrics)
+    wall = time.perf_counter() - start
+    batches.close()
+    return steps * config.batch_size / wall, waited / wall
 
-    step = step_rate(config, args.steps)
-    print(f"  train step (ResNet-34)   {step:10,.0f} images/s")
 
-    online = source_rate(data.train_batches(config, 0), args.batch, args.source_batches)
-    print(f"  online generation        {online:10,.0f} images/s  ({online / step:,.0f}x the step)")
+def tfds_rate(config, count: int) -> tuple[float, float]:
+    import tensorflow_datasets as tfds
+
+    import squiggles_tfds
 
     with tempfile.TemporaryDirectory() as data_dir:
         dataset = squiggles_tfds.SquigglesConfig(
@@ -80,8 +118,45 @@ def main() -> None:
         tfds.builder("squiggles", config=dataset, data_dir=data_dir).download_and_prepare()
         config.data.source, config.data.tfds_name = "tfds", "squiggles/benchmark"
         config.data.data_dir = data_dir
-        stored = source_rate(data.train_batches(config, 0), args.batch, args.source_batches)
-    print(f"  TFDS (tf.data)           {stored:10,.0f} images/s  ({stored / step:,.0f}x the step)")
+        return source_rate(data.train_batches(config, 0), config.batch_size, count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="taylor_paper", help="experiments/configs/ module")
+    parser.add_argument("--batch", type=int, default=None, help="default: the config's")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--source-batches", type=int, default=20)
+    parser.add_argument("--tfds", action="store_true", help="also time the TFDS source")
+    args = parser.parse_args()
+    config = importlib.import_module(f"experiments.configs.{args.config}").get_config()
+    if args.batch is not None:
+        config.batch_size = args.batch
+    parallel.check_batch_size(config.batch_size)
+    cores, workers = os.cpu_count(), labels.default_workers()
+    print(f"{args.config}: ResNet stages {tuple(config.model.stage_sizes)} width "
+          f"{config.model.width}, {config.resolution}x"
+          f"{config.resolution}, batch {config.batch_size}, {config.data.prefetch} batches "
+          f"prefetched; devices {jax.devices()}; host: {cores} cores, {workers} label "
+          f"threads")  # fmt: skip
+
+    step = step_rate(config, args.steps)
+    print(f"  train step alone            {step:10,.0f} images/s")
+    family = data.family_of(config)
+    one, many = label_rate(family, 16_384, 1), label_rate(family, 16_384, workers)
+    print(f"  labels, 1 thread            {one:10,.0f} curves/s")
+    print(f"  {f'labels, {workers} threads':<28}{many:10,.0f} curves/s  ({many / one:.2f}x)")
+    online, busy = source_rate(data.train_batches(config, 0), config.batch_size,
+                               args.source_batches)  # fmt: skip
+    print(f"  online source alone         {online:10,.0f} images/s  ({online / step:,.2f}x "
+          f"the step; {busy:.1f} host cores busy)")  # fmt: skip
+    fed, waiting = fed_loop(config, args.steps)
+    print(f"  training on online data     {fed:10,.0f} images/s  (waiting for data "
+          f"{waiting:.0%} of the time)")  # fmt: skip
+    if args.tfds:
+        stored, busy = tfds_rate(config, args.source_batches)
+        print(f"  TFDS source alone           {stored:10,.0f} images/s  ({stored / step:,.2f}x "
+              f"the step; {busy:.1f} host cores busy)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import pytest
 import shapely
 
 import squiggles
+from squiggles import labels
 
 
 def _figure_eight(n: int = 100) -> np.ndarray:
@@ -61,3 +62,21 @@ def test_bad_shapes_raise(shape):
 def test_complex_points_are_refused_not_truncated():
     with pytest.raises(ValueError, match="points must be real numbers, got complex128"):
         squiggles.is_self_intersecting(_spiral().astype(complex))
+
+
+def test_labels_made_by_several_threads_are_those_made_by_one(monkeypatch):
+    monkeypatch.setattr(labels, "CURVES_PER_WORKER", 8)  # so 50 curves split over threads
+    family = squiggles.Taylor()
+    points = np.asarray(squiggles.points(squiggles.sample_latents(family, 50, seed=4), family))
+    one = labels.is_self_intersecting(points, workers=1)
+    assert one.any() and not one.all()
+    for workers in (2, 3, 7):
+        np.testing.assert_array_equal(labels.is_self_intersecting(points, workers=workers), one)
+    grid = points.reshape(5, 10, *points.shape[1:])  # leading batch axes keep their shape
+    np.testing.assert_array_equal(labels.is_self_intersecting(grid, workers=3), one.reshape(5, 10))
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2"])
+def test_a_bad_worker_count_is_refused(workers):
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        labels.is_self_intersecting(np.zeros((3, 4, 2)), workers=workers)
