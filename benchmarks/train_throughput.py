@@ -127,15 +127,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="default: the config's")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--source-batches", type=int, default=20)
+    parser.add_argument("--dtype", default=None, help="compute dtype, e.g. bfloat16")
     parser.add_argument("--tfds", action="store_true", help="also time the TFDS source")
     args = parser.parse_args()
     config = importlib.import_module(f"experiments.configs.{args.config}").get_config()
     if args.batch is not None:
         config.batch_size = args.batch
-    parallel.check_batch_size(config.batch_size)
+    if args.dtype is not None:
+        config.dtype = args.dtype
+    train_lib.check_config(config)
     cores, workers = os.cpu_count(), labels.default_workers()
     print(f"{args.config}: ResNet stages {tuple(config.model.stage_sizes)} width "
-          f"{config.model.width}, {config.resolution}x"
+          f"{config.model.width}, {config.dtype}, {config.resolution}x"
           f"{config.resolution}, batch {config.batch_size}, {config.data.prefetch} batches "
           f"prefetched; devices {jax.devices()}; host: {cores} cores, {workers} label "
           f"threads")  # fmt: skip

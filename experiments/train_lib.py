@@ -20,7 +20,7 @@ from etils import epath
 from flax.training import train_state
 
 from experiments import data, locking, metrics, metrics_io, parallel
-from experiments.models import ResNet
+from experiments.models import DTYPES, ResNet
 from experiments.restore import restore_newest
 from squiggles.storage import ensure_writable_dir
 
@@ -38,7 +38,13 @@ def make_model(config: ml_collections.ConfigDict) -> ResNet:
         stage_sizes=tuple(config.model.stage_sizes),
         width=config.model.width,
         stem=config.model.stem,
+        dtype=DTYPES[compute_dtype(config)],
     )
+
+
+def compute_dtype(config: ml_collections.ConfigDict) -> str:
+    """The config's `dtype`; "float32" for runs made before it existed."""
+    return config.get("dtype", "float32")
 
 
 def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
@@ -174,6 +180,10 @@ def _check_model(config: ml_collections.ConfigDict) -> None:
     _check_integer(config, "model.width", 1)
     if config.model.stem not in ("imagenet", "small"):
         raise ValueError(f"model.stem must be 'imagenet' or 'small', got {config.model.stem!r}")
+    if compute_dtype(config) not in DTYPES:
+        raise ValueError(
+            f"dtype must be one of {', '.join(map(repr, DTYPES))}, got {compute_dtype(config)!r}"
+        )
 
 
 def _check_optimizer(config: ml_collections.ConfigDict) -> None:
@@ -212,8 +222,13 @@ def _check_data(config: ml_collections.ConfigDict) -> None:
 
 
 def identity(config: ml_collections.ConfigDict) -> dict:
+    """The settings a resumed run must share. The compute dtype is one of them only when
+    it is not float32, so runs made before it existed keep their identity."""
     as_dict = config.to_dict()
-    return json.loads(json.dumps({k: as_dict[k] for k in IDENTITY_FIELDS}, default=list))
+    fields = {k: as_dict[k] for k in IDENTITY_FIELDS}
+    if compute_dtype(config) != "float32":
+        fields["dtype"] = compute_dtype(config)
+    return json.loads(json.dumps(fields, default=list))
 
 
 def checkpoint_manager(
@@ -298,9 +313,12 @@ def _check_or_write_config(config: ml_collections.ConfigDict, workdir: epath.Pat
     config_path = workdir / "config.json"
     if config_path.exists():
         saved = json.loads(config_path.read_text())
-        if saved["identity"] != identity(config):
+        current = identity(config)
+        if saved["identity"] != current:
             changed = sorted(
-                k for k in IDENTITY_FIELDS if saved["identity"].get(k) != identity(config)[k]
+                k
+                for k in set(saved["identity"]) | set(current)
+                if saved["identity"].get(k) != current.get(k)
             )
             raise ValueError(
                 f"{workdir} holds a run with a different config ({', '.join(changed)} differ); "

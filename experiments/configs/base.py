@@ -35,6 +35,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.width = 64
     config.model.stem = "imagenet"
 
+    # The model's compute dtype: "float32", or "bfloat16" (convolutions and activations
+    # in bfloat16; parameters, optimizer state, BatchNorm statistics and the loss stay
+    # float32). Checkpoints hold float32 either way.
+    config.dtype = "float32"
+
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.learning_rate = 4e-4
     config.optimizer.b1 = 0.9
