@@ -56,3 +56,24 @@ def test_logits_shape_for_both_stems(stem):
 def test_unknown_stem_is_rejected():
     with pytest.raises(ValueError, match="unknown stem 'tiny'"):
         ResNet(stem="tiny").init(jax.random.key(0), jnp.zeros((1, 20, 20)))
+
+
+def test_bfloat16_computes_in_bfloat16_with_float32_parameters_and_logits():
+    images = jax.random.uniform(jax.random.key(0), (4, 16, 16))
+    wide = ResNet(stage_sizes=(1, 1), width=8)
+    narrow = ResNet(stage_sizes=(1, 1), width=8, dtype=jnp.bfloat16)
+    variables = wide.init(jax.random.key(1), images)
+    assert jax.tree.structure(narrow.init(jax.random.key(1), images)) == jax.tree.structure(
+        variables
+    )
+    assert {leaf.dtype for leaf in jax.tree.leaves(narrow.init(jax.random.key(1), images))} == {
+        jnp.dtype(jnp.float32)
+    }
+    _, state = narrow.apply(variables, images, train=True, mutable=["batch_stats"])
+    assert {leaf.dtype for leaf in jax.tree.leaves(state)} == {jnp.dtype(jnp.float32)}
+    full, half = wide.apply(variables, images), narrow.apply(variables, images)
+    assert half.dtype == jnp.float32 and full.shape == half.shape == (4, 2)
+    assert not jnp.array_equal(full, half)  # computed in bfloat16: 8 bits of mantissa
+    assert jnp.allclose(full, half, atol=0.05)
+    text = jax.jit(lambda v, x: narrow.apply(v, x)).lower(variables, images).as_text()
+    assert "bf16" in text and "convolution" in text

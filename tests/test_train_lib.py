@@ -1,6 +1,7 @@
 """Training on tiny models: steps from both sources, resume, failures, noise, errors."""
 
 import json
+import pathlib
 import shutil
 
 import jax
@@ -210,6 +211,8 @@ def test_uniform_sigma_noise_statistics():
         ({"optimizer.warmup_steps": -1}, ValueError, "optimizer.warmup_steps must be in"),
         ({"batch_size": 2**20, "num_steps": 2**13}, ValueError,
          r"batch_size × num_steps must be <= 2\*\*32"),
+        ({"dtype": "float16"}, ValueError,
+         "dtype must be one of 'float32', 'bfloat16', got 'float16'"),
     ],
 )  # fmt: skip
 def test_bad_configs_fail_before_anything_is_written(changes, error, message, tmp_path):
@@ -331,6 +334,18 @@ def test_a_workdir_of_another_config_is_refused(tiny_run, tmp_path):
     before = snapshot(copy)
     with pytest.raises(ValueError, match=r"different config \(model differ\)"):
         train_lib.train_and_evaluate(tiny_config(**{"model.width": 8}), str(copy))
+    assert snapshot(copy) == before
+
+
+def test_a_float32_run_keeps_its_identity_and_another_dtype_is_refused(tiny_run, tmp_path):
+    saved = json.loads((pathlib.Path(tiny_run) / "config.json").read_text())["identity"]
+    assert "dtype" not in saved  # as in runs made before config.dtype existed
+    assert train_lib.identity(tiny_config()) == saved
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    before = snapshot(copy)
+    with pytest.raises(ValueError, match=r"different config \(dtype differ\)"):
+        train_lib.train_and_evaluate(tiny_config(dtype="bfloat16"), str(copy))
     assert snapshot(copy) == before
 
 
