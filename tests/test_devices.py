@@ -44,6 +44,7 @@ for module in modules:
 from experiments import attacks, runs
 from experiments.configs.analyses import tiny as tiny_analyses
 analysed = tiny_analyses.get_config("pixel,noise,boundary,ford_rates,ford_distance")
+analysed.examples = 6  # 3 per device
 summary = runs.ChunkedRun(sys.argv[1] + "_analyses", sys.argv[2], analysed).run(lambda _: None)
 model = runs.load_model(sys.argv[2])
 attacked = attacks.run_pgd(model.state, made.image[:4], made.label[:4].astype("int32"), 0.3,
