@@ -142,6 +142,27 @@ def read_rows(directory: str | epath.PathLike) -> list[dict]:
     return rows
 
 
+def check_baseline(
+    baseline: Sequence[dict], names: Sequence[str], severities: Sequence[int], examples: int
+) -> None:
+    """A baseline report must hold every cell about to be evaluated, on as many examples:
+    checked before the model is evaluated, not after."""
+    held = _errors(baseline)
+    wanted = [("clean", 0)] + [(name, s) for name in names for s in severities]
+    missing = [cell for cell in wanted if cell not in held]
+    if missing:
+        raise ValueError(
+            f"the baseline has no result for {missing[:3]}: evaluate it on the same "
+            f"corruptions and severities"
+        )
+    counts = sorted({r["examples"] for r in baseline})
+    if counts != [examples]:
+        raise ValueError(
+            f"the baseline was evaluated on {counts} examples, this evaluation uses "
+            f"{examples}: mCE compares error rates on the same test examples"
+        )
+
+
 def _errors(rows: Sequence[dict]) -> dict[tuple[str, int], float]:
     return {(r["corruption"], r["severity"]): r["error"] for r in rows}
 

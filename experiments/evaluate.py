@@ -106,6 +106,7 @@ def _evaluate_corruptions() -> None:
         base = epath.Path(_BASELINE.value)
         if (base / "corruptions.csv").exists() or not (base / "config.json").exists():
             baseline = corruption_eval.read_rows(base)
+            corruption_eval.check_baseline(baseline, names, severities, _EXAMPLES.value)
         else:  # a training run: evaluate it the same way first
             baseline = _corruption_rows(_BASELINE.value, names, severities)
             corruption_eval.write_report(

@@ -132,3 +132,16 @@ def test_the_binary_evaluates_a_run_and_its_baseline_run(tiny_run, tmp_path):
     )  # fmt: skip
     assert bad.returncode != 0 and "error: unknown corruption 'fog'" in bad.stderr
     assert not (tmp_path / "x").exists()
+    # A baseline report of other examples or corruptions is refused before any work.
+    for flags, message in (
+        (["--corruptions=occlusion", "--severities=2", "--examples=5"], "evaluated on [4] exa"),
+        (["--corruptions=contrast", "--severities=2", "--examples=4"], "no result for [('con"),
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-m", "experiments.evaluate", *flags, f"--workdir={tiny_run}",
+             f"--baseline={out}", f"--out={tmp_path / 'y'}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert refused.returncode != 0 and message in refused.stderr, refused.stderr[-500:]
+        assert "corruptions:" not in refused.stderr + refused.stdout  # no evaluation ran
+        assert not (tmp_path / "y" / "corruptions.csv").exists()
