@@ -9,8 +9,8 @@ It reports, in order:
   * Shapely labelling alone, on one thread and on the label threads (curves/s);
   * the online source alone (render + labels, prefetched), and the host cores it kept
     busy (process CPU time / wall time);
-  * a training loop fed by the online source: images/s and the fraction of the wall
-    time the loop waited for a batch;
+  * a training loop fed by the online source: images/s, the fraction of the wall
+    time the loop waited for a batch, and the time the config's whole run would take;
   * with --tfds, the TFDS source alone (needs TensorFlow; skipped on the JAX path).
 
 The data must deliver more images/s than the step consumes, or the accelerator waits.
@@ -156,6 +156,8 @@ def main() -> None:
     fed, waiting = fed_loop(config, args.steps)
     print(f"  training on online data     {fed:10,.0f} images/s  (waiting for data "
           f"{waiting:.0%} of the time)")  # fmt: skip
+    hours = config.num_steps * config.batch_size / fed / 3600
+    print(f"  projected for the config's {config.num_steps:,} steps: {hours:,.1f} hours")
     if args.tfds:
         stored, busy = tfds_rate(config, args.source_batches)
         print(f"  TFDS source alone           {stored:10,.0f} images/s  ({stored / step:,.2f}x "
