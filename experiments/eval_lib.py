@@ -7,12 +7,11 @@ import csv
 import json
 from collections.abc import Iterator, Mapping
 
-import jax
 import ml_collections
 from etils import epath
 
 import squiggles
-from experiments import data, metrics, parallel, restore, train_lib
+from experiments import data, metrics, restore, train_lib
 from squiggles.preview import draw_class_grids
 from squiggles.storage import ensure_writable_dir
 
@@ -22,9 +21,10 @@ CLASS_NAMES = metrics.CLASS_NAMES
 def load_run(workdir: str) -> tuple[train_lib.TrainState, ml_collections.ConfigDict]:
     """The newest restorable checkpoint of a run, with a clear error if it does not fit
     its config. Read-only: writes nothing into `workdir`. The state is replicated on
-    every device, so evaluations and attacks split their batches over them."""
+    every device (`train_lib.restore_state`), so evaluations and attacks split their
+    batches over them."""
     try:
-        state, config = train_lib.restore_state(workdir)
+        return train_lib.restore_state(workdir)
     except (FileNotFoundError, restore.CheckpointError):
         raise
     except (ValueError, TypeError, KeyError) as error:
@@ -32,7 +32,6 @@ def load_run(workdir: str) -> tuple[train_lib.TrainState, ml_collections.ConfigD
             f"the checkpoint in {workdir} does not match its config.json (another model "
             f"or resolution?): {error}"
         ) from error
-    return jax.device_put(state, parallel.replicated(parallel.mesh())), config
 
 
 def family_for(config: ml_collections.ConfigDict, name: str | None) -> squiggles.Family:

@@ -414,4 +414,5 @@ def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
         state, _ = restore_newest(manager, template, set_aside=False)
     finally:
         manager.close()
-    return state, config
+    # Replicated on every device, so evaluations and attacks split their batches over them.
+    return jax.device_put(state, parallel.replicated(parallel.mesh())), config
