@@ -30,7 +30,9 @@ def default_workers() -> int:
 
 
 @functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
+def _pool(workers: int, process: int) -> ThreadPoolExecutor:
+    """One pool per process: a forked child (Beam's multi-process runner) inherits the
+    parent's pool without its threads, and work sent to it would never run."""
     return ThreadPoolExecutor(workers, thread_name_prefix="squiggles-labels")
 
 
@@ -42,8 +44,9 @@ def is_self_intersecting(points: object, workers: int | None = None) -> np.ndarr
     loop whose only contact is its end returning to its start is simple.
 
     Large batches are labelled by `workers` threads (default: this process's cores),
-    since Shapely's array functions release the GIL: 141,700 curves/s on one core of
-    the development CPU, 282,900 on two. Each curve's label is the same either way.
+    since Shapely's array functions release the GIL: 2.05× the one-thread rate on the
+    two cores of the development CPU (benchmarks/train_throughput.py). Each curve's
+    label is the same either way.
     """
     check_real(points, "points")
     points = np.asarray(points, dtype=np.float64)
@@ -63,7 +66,9 @@ def is_self_intersecting(points: object, workers: int | None = None) -> np.ndarr
     if parts == 1:
         simple = _simple(flat)
     else:
-        simple = np.concatenate(list(_pool(parts).map(_simple, np.array_split(flat, parts))))
+        simple = np.concatenate(
+            list(_pool(parts, os.getpid()).map(_simple, np.array_split(flat, parts)))
+        )
     return ~simple.reshape(batch_shape)
 
 

@@ -1,3 +1,7 @@
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 import shapely
@@ -80,3 +84,22 @@ def test_labels_made_by_several_threads_are_those_made_by_one(monkeypatch):
 def test_a_bad_worker_count_is_refused(workers):
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         labels.is_self_intersecting(np.zeros((3, 4, 2)), workers=workers)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_a_forked_child_labels_with_threads_of_its_own(monkeypatch):
+    monkeypatch.setattr(labels, "CURVES_PER_WORKER", 8)
+    points = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 40)))
+    expected = labels.is_self_intersecting(points, workers=2)  # the parent's pool exists now
+    child = os.fork()
+    if child == 0:  # the child inherits the pool object but not its threads
+        ok = np.array_equal(labels.is_self_intersecting(points, workers=2), expected)
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(child, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):  # the labels never came: the inherited pool has no threads
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child hung labelling with the parent's thread pool")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
