@@ -86,7 +86,8 @@ def test_a_bad_worker_count_is_refused(workers):
         labels.is_self_intersecting(np.zeros((3, 4, 2)), workers=workers)
 
 
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+# JAX warns of any fork; the child runs no JAX, only NumPy and Shapely.
+@pytest.mark.filterwarnings(r"ignore:os.fork\(\) was called:RuntimeWarning")
 def test_a_forked_child_labels_with_threads_of_its_own(monkeypatch):
     monkeypatch.setattr(labels, "CURVES_PER_WORKER", 8)
     points = np.asarray(squiggles.points(squiggles.sample_latents(squiggles.Taylor(), 40)))
