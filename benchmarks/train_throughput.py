@@ -43,12 +43,16 @@ def jitted_step():
     )
 
 
+def replicated_state(config, data_mesh):
+    """A fresh train state on every device, as training holds it."""
+    state = train_lib.create_train_state(config, jax.random.key(0))
+    return jax.device_put(state, parallel.replicated(data_mesh))
+
+
 def step_rate(config, steps: int) -> float:
     """The step alone, on one batch kept on the device."""
     data_mesh = parallel.mesh()
-    state = jax.device_put(
-        train_lib.create_train_state(config, jax.random.key(0)), parallel.replicated(data_mesh)
-    )
+    state = replicated_state(config, data_mesh)
     step = jitted_step()
     batch = parallel.global_batch(next(data.train_batches(config, 0)), data_mesh)
     key = jax.random.key(1)
@@ -86,9 +90,7 @@ def fed_loop(config, steps: int) -> tuple[float, float]:
     """A training loop on the online source: images/s and the fraction of its wall time
     spent waiting for the next batch (the step runs asynchronously meanwhile)."""
     data_mesh = parallel.mesh()
-    state = jax.device_put(
-        train_lib.create_train_state(config, jax.random.key(0)), parallel.replicated(data_mesh)
-    )
+    state = replicated_state(config, data_mesh)
     step, key = jitted_step(), jax.random.key(1)
     batches = data.train_batches(config, 0)
     batch = parallel.global_batch(next(batches), data_mesh)

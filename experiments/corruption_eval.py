@@ -147,19 +147,21 @@ def check_baseline(
 ) -> None:
     """A baseline report must hold every cell about to be evaluated, on as many examples:
     checked before the model is evaluated, not after."""
-    held = _errors(baseline)
-    wanted = [("clean", 0)] + [(name, s) for name in names for s in severities]
-    missing = [cell for cell in wanted if cell not in held]
-    if missing:
-        raise ValueError(
-            f"the baseline has no result for {missing[:3]}: evaluate it on the same "
-            f"corruptions and severities"
-        )
+    _require_cells(_errors(baseline), [("clean", 0)] + [(n, s) for n in names for s in severities])
     counts = sorted({r["examples"] for r in baseline})
     if counts != [examples]:
         raise ValueError(
             f"the baseline was evaluated on {counts} examples, this evaluation uses "
             f"{examples}: mCE compares error rates on the same test examples"
+        )
+
+
+def _require_cells(held: dict, wanted) -> None:
+    missing = [cell for cell in wanted if cell not in held]
+    if missing:
+        raise ValueError(
+            f"the baseline has no result for {missing[:3]}: evaluate it on the same "
+            f"corruptions and severities"
         )
 
 
@@ -176,12 +178,7 @@ def summarise(rows: Sequence[dict], baseline: Sequence[dict] | None = None) -> d
     severities = sorted({r["severity"] for r in rows if r["corruption"] != "clean"})
     base = _errors(baseline) if baseline is not None else None
     if base is not None:
-        missing = [cell for cell in errors if cell not in base]
-        if missing:
-            raise ValueError(
-                f"the baseline has no result for {missing[:3]}: evaluate it on the same "
-                f"corruptions and severities"
-            )
+        _require_cells(base, errors)
         counts = {r["examples"] for r in rows} | {r["examples"] for r in baseline}
         if len(counts) > 1:
             raise ValueError(

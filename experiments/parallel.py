@@ -81,12 +81,12 @@ def along_data(batch: jax.Array) -> jax.Array:
     feeds it: noise draws, rendering, PGD steps) over the devices, so the attacks and
     noise analyses need no code of their own for it; there an uneven batch is padded
     by XLA. Eagerly, a batch that does not divide is left whole. One device: a no-op."""
-    devices = jax.devices()
-    if len(devices) == 1:
+    devices = jax.device_count()
+    if devices == 1:
         return batch
-    if batch.shape[0] % len(devices) and not isinstance(batch, jax.core.Tracer):
+    if batch.shape[0] % devices and not isinstance(batch, jax.core.Tracer):
         return batch
-    return jax.lax.with_sharding_constraint(batch, split(Mesh(np.array(devices), (AXIS,))))
+    return jax.lax.with_sharding_constraint(batch, split(mesh()))
 
 
 def check_batch_size(batch_size: int, what: str = "batch_size") -> None:
