@@ -132,12 +132,18 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help="compute dtype, e.g. bfloat16")
     parser.add_argument("--tfds", action="store_true", help="also time the TFDS source")
     args = parser.parse_args()
-    config = importlib.import_module(f"experiments.configs.{args.config}").get_config()
+    try:
+        config = importlib.import_module(f"experiments.configs.{args.config}").get_config()
+    except ModuleNotFoundError:
+        parser.error(f"no config experiments/configs/{args.config}.py (e.g. cpu, taylor_paper)")
     if args.batch is not None:
         config.batch_size = args.batch
     if args.dtype is not None:
         config.dtype = args.dtype
-    train_lib.check_config(config)
+    try:
+        train_lib.check_config(config)
+    except ValueError as error:
+        parser.error(str(error))
     cores, workers = os.cpu_count(), labels.default_workers()
     print(f"{args.config}: ResNet stages {tuple(config.model.stage_sizes)} width "
           f"{config.model.width}, {config.dtype}, {config.resolution}x"
