@@ -5,14 +5,16 @@ stored and never attack, generate examples or restore a model.
 
     python -m experiments.figures --out docs/results \
         --attack_runs runs/attack_cpu_taylor,runs/attack_cpu_taylor_noise008 \
-        --latent_run runs/attack_cpu_taylor_latent --boundary_run runs/boundary_cpu_taylor \
+        --latent_run runs/latent_cpu_taylor \
+        --boundary_runs runs/boundary_cpu_taylor,runs/boundary_cpu_taylor_noise008 \
         --ford_runs runs/ford_cpu_taylor,runs/ford_cpu_taylor_noise008
 
 Figures are drawn when their inputs are given:
   fig3   one curve attacked at several ε (values of the stored grids) in pixel space (first
          attack run) and latent space (--latent_run, when given)
   fig7   errors grouped by true class: clean, latent-attacked, pixel-attacked (each run)
-  fig8   cumulative fraction of distances to the true decision boundary
+  fig8   cumulative fraction of distances to the true decision boundary, one panel per
+         --boundary_runs run (--boundary_run is the same flag)
   fig9   latent attacks: accuracy against the recomputed label, unchanged-label fraction
   fig10  accuracy against ε under pixel PGD and under Gaussian noise, for each run
   fig11  original, attacked and perturbation side by side
@@ -48,7 +50,10 @@ _ATTACK_RUNS = flags.DEFINE_list(
 _LATENT_RUN = flags.DEFINE_string(
     "latent_run", None, "An analysis run with latent results (fig 3, 7, 9, 11)."
 )
-_BOUNDARY_RUN = flags.DEFINE_string("boundary_run", None, "A run with boundary results (fig 8).")
+_BOUNDARY_RUNS = flags.DEFINE_list(
+    "boundary_runs", [], "Runs with boundary results, one panel each (fig 8)."
+)
+flags.DEFINE_alias("boundary_run", "boundary_runs")
 _PIXEL_EPSILON = flags.DEFINE_float("pixel_epsilon", 0.15, "Pixel ε shown in fig 7 and 11.")
 _LATENT_EPSILON = flags.DEFINE_float("latent_epsilon", 0.6, "Latent ε shown in fig 7 and 11.")
 _CURVE_EPSILONS = flags.DEFINE_list(
@@ -61,15 +66,15 @@ _FORD_RUNS = flags.DEFINE_list(
 _FORD_BIN = flags.DEFINE_integer("ford_bin", 50, "Images per bin of σ in fig2_sigma_vs_distance.")
 flags.mark_flags_as_required(["out"])
 
-INPUT_FLAGS = ("--attack_runs", "--latent_run", "--boundary_run", "--ford_runs")
+INPUT_FLAGS = ("--attack_runs", "--latent_run", "--boundary_runs", "--ford_runs")
 
 
 def check_inputs(
-    runs: list[str], latent_run: str | None, boundary_run: str | None,
+    runs: list[str], latent_run: str | None, boundary_runs: list[str] | tuple[str, ...] = (),
     ford_runs: list[str] | tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     """A usage error when no figure has its inputs: nothing would be drawn."""
-    if not (runs or latent_run or boundary_run or ford_runs):
+    if not (runs or latent_run or boundary_runs or ford_runs):
         raise app.UsageError(
             f"no inputs: give at least one of {', '.join(INPUT_FLAGS)} (each figure is drawn "
             "from the runs it needs; see the list above)"
@@ -80,7 +85,7 @@ def draw(
     out: epath.Path,
     runs: list[str],
     latent_run: str | None = None,
-    boundary_run: str | None = None,
+    boundary_runs: list[str] | tuple[str, ...] = (),
     *,
     pixel_epsilon: float = 0.15,
     latent_epsilon: float = 0.6,
@@ -100,8 +105,8 @@ def draw(
         ]
     if latent_run:
         written.append(accuracy.latent_attack_curves(latent_run, runs[0] if runs else None, out))
-    if boundary_run:
-        written.append(boundary.distance_cdfs(boundary_run, out))
+    if boundary_runs:
+        written.append(boundary.distance_cdfs(list(boundary_runs), out))
     if ford_runs:
         written += [
             ford.sigma_vs_distance(ford_runs, out, ford_bin),
@@ -117,12 +122,12 @@ def draw(
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    check_inputs(_ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUN.value, _FORD_RUNS.value)
+    check_inputs(_ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
     console.setup()
     try:
         out = ensure_writable_dir(_OUT.value, "the figures")
         written = draw(
-            out, _ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUN.value,
+            out, _ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUNS.value,
             pixel_epsilon=_PIXEL_EPSILON.value, latent_epsilon=_LATENT_EPSILON.value,
             curve_epsilons=[float(e) for e in _CURVE_EPSILONS.value],
             curve_index=_CURVE_INDEX.value, ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,

@@ -15,7 +15,7 @@ from etils import epath
 
 import squiggles
 from experiments import attacks, eval_lib, figures, latent_noise, noise, runs
-from experiments.drawing import boundary, church, errors, examples, ford
+from experiments.drawing import boundary, church, common, errors, examples, ford
 from experiments.examples import TestExamples
 from experiments.results import AttackResults
 
@@ -26,15 +26,15 @@ def test_no_inputs_is_a_usage_error_that_writes_nothing(tmp_path, capsys):
     try:
         with pytest.raises(
             app.UsageError,
-            match="no inputs: give at least one of --attack_runs, --latent_run, --boundary_run, "
+            match="no inputs: give at least one of --attack_runs, --latent_run, --boundary_runs, "
             "--ford_runs",
         ):
             figures.main(["figures"])
     finally:
         flags.FLAGS.unparse_flags()
     assert "wrote" not in capsys.readouterr().out and not out.exists()
-    figures.check_inputs([], None, "runs/boundary")  # one input is enough
-    figures.check_inputs([], None, None, ["runs/ford"])
+    figures.check_inputs([], None, ["runs/boundary"])  # one input is enough
+    figures.check_inputs([], None, (), ["runs/ford"])
 
 
 def boundary_results():
@@ -70,8 +70,8 @@ def visible(line) -> bool:
 
 
 def test_fig8_legend_lists_only_lines_that_are_drawn():
-    figure, rows = boundary.draw_distance_cdfs(*boundary_results())
-    ax = figure.axes[0]
+    figure, ax = common.pyplot().subplots()
+    rows = boundary.draw_distance_cdfs(ax, *boundary_results())
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == [
         "all (3), grid", "all (3), bisection",
@@ -85,6 +85,31 @@ def test_fig8_legend_lists_only_lines_that_are_drawn():
     notes = " ".join(text.get_text() for text in ax.texts)
     assert "attack succeeded: no examples" in notes
     assert len(rows) == 3 * 4  # the CSV still holds every group
+    matplotlib.pyplot.close(figure)
+
+
+def test_fig8_draws_one_panel_per_boundary_run(tiny_analyses, tmp_path, monkeypatch):
+    other = tmp_path / "boundary_other"
+    shutil.copytree(tiny_analyses, other)
+    drawn = []
+    monkeypatch.setattr(common, "save", lambda figure, path: drawn.append(figure) or path)
+    out = epath.Path(tmp_path)
+    boundary.distance_cdfs([tiny_analyses, str(other)], out)
+    (figure,) = drawn
+    assert len(figure.axes) == 2
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles[0].startswith(pathlib.Path(tiny_analyses).name) and titles[1].startswith(
+        "boundary_other"
+    )
+    assert figure.axes[0].get_shared_y_axes().joined(*figure.axes)
+    with (out / "fig8_boundary_distance.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    summary = runs.read_summary(tiny_analyses)["boundary"]
+    per_run = len(summary["cumulative_fraction"]) * len(summary["epsilons"])
+    assert [row["run"] for row in rows] == (
+        [pathlib.Path(tiny_analyses).name] * per_run + ["boundary_other"] * per_run
+    )
+    assert [row["grid"] for row in rows[:per_run]] == [row["grid"] for row in rows[per_run:]]
     matplotlib.pyplot.close(figure)
 
 

@@ -1,7 +1,7 @@
 """Fig. 8: the fraction of test latents within ε of the true decision boundary, for all
 examples and for each group the boundary analysis records (misclassified, attacked
 successfully): the grid estimate sampled on the ε grid, the bisection-refined distance as
-an empirical CDF."""
+an empirical CDF. One panel per boundary run, so models compare side by side."""
 
 from __future__ import annotations
 
@@ -14,18 +14,35 @@ from experiments import runs
 from experiments.drawing import common
 
 
-def distance_cdfs(boundary_run: str, out: epath.Path) -> epath.Path:
-    """Fig. 8 from a run's boundary summary, its refined distances and boundary.csv's
-    group columns."""
+def distance_cdfs(boundary_runs: list[str], out: epath.Path) -> epath.Path:
+    """Fig. 8 from each run's boundary summary, its refined distances and boundary.csv's
+    group columns: one panel per run, on one y scale; the CSV names each row's run."""
+    loaded = [load(run) for run in boundary_runs]
+    plt = common.pyplot()
+    figure, axes = plt.subplots(
+        1, len(loaded), figsize=(6 * len(loaded), 4), layout="constrained", sharey=True,
+        squeeze=False,
+    )  # fmt: skip
+    rows = []
+    for ax, run, (summary, members, refined) in zip(axes[0], boundary_runs, loaded, strict=True):
+        title = f"{common.run_label(run)}: distance to the true decision boundary"
+        rows += [
+            {"run": epath.Path(run).name, **row}
+            for row in draw_distance_cdfs(ax, summary, members, refined, title)
+        ]
+    common.write_rows(out / "fig8_boundary_distance.csv", rows)
+    return common.save(figure, out / "fig8_boundary_distance.png")
+
+
+def load(boundary_run: str) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
+    """A run's boundary summary, each group's members and every refined distance."""
     summary = runs.read_summary(boundary_run) or {}
     if "boundary" not in summary:
         raise ValueError(f"{boundary_run} holds no finished boundary analysis")
     results = runs.read_results(boundary_run, "boundary")
     groups = list(summary["boundary"]["cumulative_fraction"])
     members = group_members(boundary_run, groups, results.index)
-    figure, rows = draw_distance_cdfs(summary["boundary"], members, results.refined_distance)
-    common.write_rows(out / "fig8_boundary_distance.csv", rows)
-    return common.save(figure, out / "fig8_boundary_distance.png")
+    return summary["boundary"], members, results.refined_distance
 
 
 def group_members(run: str, groups: list[str], index: np.ndarray) -> dict[str, np.ndarray]:
@@ -38,14 +55,15 @@ def group_members(run: str, groups: list[str], index: np.ndarray) -> dict[str, n
     return {group: np.array([row[group] == "1" for row in table], bool) for group in groups}
 
 
-def draw_distance_cdfs(summary: dict, members: dict[str, np.ndarray], refined: np.ndarray):
-    """The matplotlib Figure and the rows of its CSV, from the boundary summary
-    (`epsilons`, `cumulative_fraction`), each group's members and every example's refined
-    distance. The legend lists only what is drawn: a group with no examples, or with no
-    boundary found, is named in a note instead."""
-    plt = common.pyplot()
+def draw_distance_cdfs(
+    ax, summary: dict, members: dict[str, np.ndarray], refined: np.ndarray,
+    title: str = "Distance to the true decision boundary",
+) -> list[dict]:  # fmt: skip
+    """Draws one run's panel on `ax` and returns the rows of its CSV, from the boundary
+    summary (`epsilons`, `cumulative_fraction`), each group's members and every example's
+    refined distance. The legend lists only what is drawn: a group with no examples, or
+    with no boundary found, is named in a note instead."""
     epsilons = summary["epsilons"]
-    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     rows, notes = [], []
     for (group, curves), color in zip(
         summary["cumulative_fraction"].items(), "C0 C1 C2".split(), strict=False
@@ -68,14 +86,14 @@ def draw_distance_cdfs(summary: dict, members: dict[str, np.ndarray], refined: n
         xlabel="latent distance ε",
         ylabel="fraction with distance ≤ ε",
         ylim=(-0.02, 1.02),
-        title="Distance to the true decision boundary",
     )
+    ax.set_title(title, fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left")
     if notes:
         ax.text(0.99, 0.02, "not drawn: " + "; ".join(notes), transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=7, color="gray")  # fmt: skip
-    return figure, rows
+    return rows
 
 
 def refined_cdf(ax, distances: np.ndarray, right: float, color: str, label: str) -> bool:
