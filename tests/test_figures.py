@@ -102,6 +102,7 @@ def test_fig8_draws_one_panel_per_boundary_run(tiny_analyses, tmp_path, monkeypa
         "boundary_other"
     )
     assert figure.axes[0].get_shared_y_axes().joined(*figure.axes)
+    assert [ax.get_ylabel() for ax in figure.axes] == ["fraction with distance ≤ ε", ""]
     with (out / "fig8_boundary_distance.csv").open() as f:
         rows = list(csv.DictReader(f))
     summary = runs.read_summary(tiny_analyses)["boundary"]

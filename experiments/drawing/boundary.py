@@ -30,6 +30,8 @@ def distance_cdfs(boundary_runs: list[str], out: epath.Path) -> epath.Path:
             {"run": epath.Path(run).name, **row}
             for row in draw_distance_cdfs(ax, summary, members, refined, title)
         ]
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")  # the shared y axis is named once, on the left
     common.write_rows(out / "fig8_boundary_distance.csv", rows)
     return common.save(figure, out / "fig8_boundary_distance.png")
 
