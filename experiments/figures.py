@@ -5,19 +5,21 @@ stored and never attack, generate examples or restore a model.
 
     python -m experiments.figures --out docs/results \
         --attack_runs runs/attack_cpu_taylor,runs/attack_cpu_taylor_noise008 \
-        --latent_run runs/latent_cpu_taylor \
+        --latent_runs runs/latent_cpu_taylor,runs/latent_cpu_taylor_noise008 \
         --boundary_runs runs/boundary_cpu_taylor,runs/boundary_cpu_taylor_noise008 \
         --ford_runs runs/ford_cpu_taylor,runs/ford_cpu_taylor_noise008
 
 Figures are drawn when their inputs are given:
   fig3   one curve attacked at several ε (values of the stored grids) in pixel space (first
-         attack run) and latent space (--latent_run, when given)
-  fig7   errors grouped by true class: clean, latent-attacked, pixel-attacked (each run)
+         attack run) and latent space (first --latent_runs run, when given)
+  fig7   errors grouped by true class: clean, latent-attacked and pixel-attacked (each run)
   fig8   cumulative fraction of distances to the true decision boundary, one panel per
          --boundary_runs run (--boundary_run is the same flag)
-  fig9   latent attacks: accuracy against the recomputed label, unchanged-label fraction
+  fig9   latent attacks: accuracy against the recomputed label, unchanged-label fraction,
+         one panel per --latent_runs run (--latent_run is the same flag), beside the pixel
+         PGD accuracy of the attack run on the same model
   fig10  accuracy against ε under pixel PGD and under Gaussian noise, for each run
-  fig11  original, attacked and perturbation side by side
+  fig11  original, attacked and perturbation side by side (first attack and latent runs)
 Ford et al. (--ford_runs, one run per model; one colour per run):
   fig2_sigma_vs_distance  σ(x, 1 %) against the distance to the nearest error, medians of
          bins of --ford_bin images sorted by σ (25–75 % bars), the half-space line
@@ -47,9 +49,10 @@ _OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON fil
 _ATTACK_RUNS = flags.DEFINE_list(
     "attack_runs", [], "Analysis runs with pixel and noise results (fig 3, 7, 10, 11)."
 )
-_LATENT_RUN = flags.DEFINE_string(
-    "latent_run", None, "An analysis run with latent results (fig 3, 7, 9, 11)."
+_LATENT_RUNS = flags.DEFINE_list(
+    "latent_runs", [], "Runs with latent results, one fig 9 panel each (fig 3, 7, 9, 11)."
 )
+flags.DEFINE_alias("latent_run", "latent_runs")
 _BOUNDARY_RUNS = flags.DEFINE_list(
     "boundary_runs", [], "Runs with boundary results, one panel each (fig 8)."
 )
@@ -66,15 +69,15 @@ _FORD_RUNS = flags.DEFINE_list(
 _FORD_BIN = flags.DEFINE_integer("ford_bin", 50, "Images per bin of σ in fig2_sigma_vs_distance.")
 flags.mark_flags_as_required(["out"])
 
-INPUT_FLAGS = ("--attack_runs", "--latent_run", "--boundary_runs", "--ford_runs")
+INPUT_FLAGS = ("--attack_runs", "--latent_runs", "--boundary_runs", "--ford_runs")
 
 
 def check_inputs(
-    runs: list[str], latent_run: str | None, boundary_runs: list[str] | tuple[str, ...] = (),
-    ford_runs: list[str] | tuple[str, ...] = (),
+    runs: list[str], latent_runs: list[str] | tuple[str, ...] = (),
+    boundary_runs: list[str] | tuple[str, ...] = (), ford_runs: list[str] | tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     """A usage error when no figure has its inputs: nothing would be drawn."""
-    if not (runs or latent_run or boundary_runs or ford_runs):
+    if not (runs or latent_runs or boundary_runs or ford_runs):
         raise app.UsageError(
             f"no inputs: give at least one of {', '.join(INPUT_FLAGS)} (each figure is drawn "
             "from the runs it needs; see the list above)"
@@ -84,7 +87,7 @@ def check_inputs(
 def draw(
     out: epath.Path,
     runs: list[str],
-    latent_run: str | None = None,
+    latent_runs: list[str] | tuple[str, ...] = (),
     boundary_runs: list[str] | tuple[str, ...] = (),
     *,
     pixel_epsilon: float = 0.15,
@@ -95,16 +98,17 @@ def draw(
     ford_bin: int = 50,
 ) -> list[epath.Path]:
     """Every figure whose inputs are given; the paths of those written."""
-    written = []
+    written, latent_runs = [], list(latent_runs)
+    latent_run = latent_runs[0] if latent_runs else None  # fig 3 and 11 show one model
     if runs:
         written += [
             accuracy.accuracy_against_epsilon(runs, out),
             examples.attacked_curve(runs[0], latent_run, curve_index, list(curve_epsilons), out),
-            errors.error_grids(runs, latent_run, pixel_epsilon, latent_epsilon, out),
+            errors.error_grids(runs, latent_runs, pixel_epsilon, latent_epsilon, out),
             examples.side_by_side(runs[0], latent_run, pixel_epsilon, latent_epsilon, out),
         ]
-    if latent_run:
-        written.append(accuracy.latent_attack_curves(latent_run, runs[0] if runs else None, out))
+    if latent_runs:
+        written.append(accuracy.latent_attack_curves(latent_runs, list(runs), out))
     if boundary_runs:
         written.append(boundary.distance_cdfs(list(boundary_runs), out))
     if ford_runs:
@@ -122,12 +126,12 @@ def draw(
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    check_inputs(_ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
+    check_inputs(_ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
     console.setup()
     try:
         out = ensure_writable_dir(_OUT.value, "the figures")
         written = draw(
-            out, _ATTACK_RUNS.value, _LATENT_RUN.value, _BOUNDARY_RUNS.value,
+            out, _ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value,
             pixel_epsilon=_PIXEL_EPSILON.value, latent_epsilon=_LATENT_EPSILON.value,
             curve_epsilons=[float(e) for e in _CURVE_EPSILONS.value],
             curve_index=_CURVE_INDEX.value, ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,

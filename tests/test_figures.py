@@ -15,7 +15,7 @@ from etils import epath
 
 import squiggles
 from experiments import attacks, eval_lib, figures, latent_noise, noise, runs
-from experiments.drawing import boundary, church, common, errors, examples, ford
+from experiments.drawing import accuracy, boundary, church, common, errors, examples, ford
 from experiments.examples import TestExamples
 from experiments.results import AttackResults
 
@@ -26,15 +26,16 @@ def test_no_inputs_is_a_usage_error_that_writes_nothing(tmp_path, capsys):
     try:
         with pytest.raises(
             app.UsageError,
-            match="no inputs: give at least one of --attack_runs, --latent_run, --boundary_runs, "
+            match="no inputs: give at least one of --attack_runs, --latent_runs, --boundary_runs, "
             "--ford_runs",
         ):
             figures.main(["figures"])
     finally:
         flags.FLAGS.unparse_flags()
     assert "wrote" not in capsys.readouterr().out and not out.exists()
-    figures.check_inputs([], None, ["runs/boundary"])  # one input is enough
-    figures.check_inputs([], None, (), ["runs/ford"])
+    figures.check_inputs([], [], ["runs/boundary"])  # one input is enough
+    figures.check_inputs([], (), (), ["runs/ford"])
+    figures.check_inputs([], ["runs/latent"])
 
 
 def boundary_results():
@@ -114,6 +115,43 @@ def test_fig8_draws_one_panel_per_boundary_run(tiny_analyses, tmp_path, monkeypa
     matplotlib.pyplot.close(figure)
 
 
+def test_fig9_draws_one_panel_per_latent_run_beside_the_same_models_pixel_pgd(
+    tiny_analyses, tmp_path, monkeypatch
+):
+    other = tmp_path / "latent_other"  # the same results, recorded as another model's
+    shutil.copytree(tiny_analyses, other)
+    settings = json.loads((other / "settings.json").read_text())
+    settings["model"]["fingerprint"] = "another model"
+    (other / "settings.json").write_text(json.dumps(settings))
+    drawn = []
+    monkeypatch.setattr(common, "save", lambda figure, path: drawn.append(figure) or path)
+    out = epath.Path(tmp_path)
+    accuracy.latent_attack_curves([tiny_analyses, str(other)], [str(other), tiny_analyses], out)
+    (figure,) = drawn
+    assert len(figure.axes) == 2
+    assert figure.axes[0].get_shared_y_axes().joined(*figure.axes)
+    assert [ax.get_ylabel() for ax in figure.axes] == ["fraction", ""]
+    name = pathlib.Path(tiny_analyses).name
+    assert name in figure.axes[0].get_title() and "latent_other" in figure.axes[1].get_title()
+    # Each panel has the pixel line of its own model's attack run (matched by fingerprint).
+    grey = [[line for line in ax.get_lines() if line.get_label().startswith("pixel")]
+            for ax in figure.axes]  # fmt: skip
+    assert [len(lines) for lines in grey] == [1, 1]
+    pixel = [p["accuracy"] for p in runs.read_summary(tiny_analyses)["pixel"]["per_epsilon"]]
+    assert list(grey[0][0].get_ydata()) == pytest.approx(pixel)
+    rows = csv_rows(out / "fig9_latent_attacks.csv")
+    per_run = ["latent"] * len(EPSILONS["latent"]) + ["pixel"] * len(pixel)
+    assert [(row["run"], row["attack"]) for row in rows] == (
+        [(name, attack) for attack in per_run] + [("latent_other", attack) for attack in per_run]
+    )
+    matplotlib.pyplot.close(figure)
+    # A latent run with no attack run on its model has no pixel line.
+    accuracy.latent_attack_curves([str(other)], [tiny_analyses], out)
+    assert not [line for line in drawn[1].axes[0].get_lines() if "pixel" in line.get_label()]
+    assert {row["attack"] for row in csv_rows(out / "fig9_latent_attacks.csv")} == {"latent"}
+    matplotlib.pyplot.close(drawn[1])
+
+
 def write_settings(run: pathlib.Path, family: squiggles.Family, resolution: int) -> str:
     """The settings.json of an analysis run, as far as figures read it."""
     run.mkdir()
@@ -150,7 +188,7 @@ def attack_results(monkeypatch, tmp_path):
 def test_fig7_says_that_clean_errors_are_left_out_of_the_attack_panels(attack_results, tmp_path):
     pixel_run, latent_run = attack_results
     out = epath.Path(tmp_path)
-    path = errors.error_grids([pixel_run], latent_run, 0.5, 0.5, out, per_cell=4)
+    path = errors.error_grids([pixel_run], [latent_run], 0.5, 0.5, out, per_cell=4)
     assert path.exists()
     record = json.loads((out / "fig7_errors_by_class.json").read_text())
     shown = {}
@@ -164,7 +202,7 @@ def test_fig7_says_that_clean_errors_are_left_out_of_the_attack_panels(attack_re
     }  # fmt: skip
     assert "clean errors excluded" in record[2]["selection"]
     assert [row["count"] for row in record] == [0, 2, 1, 1, 1, 1]  # "N shown of M": the M
-    panels = errors.panels([pixel_run], latent_run, 0.5, 0.5)
+    panels = errors.panels([pixel_run], [latent_run], 0.5, 0.5)
     figure, _ = errors.draw_error_grids(panels, per_cell=4)
     assert "clean errors excluded" in figure._suptitle.get_text().replace("\n", " ")
     titles = [t.get_text() for sub in figure.subfigs for p in sub.subfigs for t in [p._suptitle]]
@@ -269,7 +307,7 @@ def test_an_epsilon_missing_from_the_stored_grid_is_a_clear_error(tiny_analyses,
     with pytest.raises(ValueError, match=r"\(latent\): no results at ε=1.2; the run has ε"):
         examples.attacked_curve(tiny_analyses, tiny_analyses, 0, [0.3, 1.2], out)
     with pytest.raises(ValueError, match=r"\(pixel\): no results at ε=0.7"):
-        errors.error_grids([tiny_analyses], None, 0.7, 2.4, out)
+        errors.error_grids([tiny_analyses], [], 0.7, 2.4, out)
     with pytest.raises(ValueError, match="test example 99 is not among the 10"):
         examples.attacked_curve(tiny_analyses, None, 99, [0.3], out)
     assert not list(out.iterdir())  # nothing half-written

@@ -1,5 +1,5 @@
 """Fig. 7: errors grouped by true class, from stored inputs: the clean (generalisation)
-errors, then the examples latent PGD and each run's pixel PGD fooled. Clean errors appear
+errors, then the examples each run's latent PGD and each run's pixel PGD fooled. Clean errors appear
 in the first panel only: an attack panel holds the examples the model got right before the
 attack and wrong after it (against the recomputed true label, for latent PGD)."""
 
@@ -34,19 +34,19 @@ def attack_panel(run: str, space: str, epsilon: float, title: str, selection: st
 
 
 def panels(
-    pixel_runs: list[str], latent_run: str | None, pixel_epsilon: float, latent_epsilon: float
+    pixel_runs: list[str], latent_runs: list[str], pixel_epsilon: float, latent_epsilon: float
 ) -> list[dict]:
     """The panels of fig 7: the clean errors of the first run's model (on the stored
-    images its pixel analysis holds), the latent PGD errors of `latent_run`, and the
-    pixel PGD errors of each run."""
+    images its pixel analysis holds), the latent PGD errors of each latent run, and the
+    pixel PGD errors of each pixel run."""
     run = pixel_runs[0]
     pixel = runs.read_results(run, "pixel")
     wrong = ~pixel.clean_correct
     clean = common.images(run, "pixel", common.stored(pixel, "clean", run, "pixel")[wrong])
     found = [panel("generalisation errors", GENERALISATION, clean, pixel.label_before[wrong],
                    pixel.index[wrong], clean_errors_excluded=False)]  # fmt: skip
-    if latent_run:
-        title = f"latent PGD errors, ε={latent_epsilon:g}"
+    for latent_run in latent_runs:
+        title = f"latent PGD errors, ε={latent_epsilon:g}, {common.run_label(latent_run)}"
         selection = ATTACKED + "; true label recomputed after the attack"
         found.append(attack_panel(latent_run, "latent", latent_epsilon, title, selection))
     for pixel_run in pixel_runs:
@@ -91,14 +91,14 @@ def draw_error_grids(found: list[dict], per_cell: int = 16):
 
 def error_grids(
     pixel_runs: list[str],
-    latent_run: str | None,
+    latent_runs: list[str],
     pixel_epsilon: float,
     latent_epsilon: float,
     out: epath.Path,
     per_cell: int = 16,
 ) -> epath.Path:
     """Fig. 7, with a JSON that says which examples each panel counts and shows."""
-    found = panels(pixel_runs, latent_run, pixel_epsilon, latent_epsilon)
+    found = panels(pixel_runs, latent_runs, pixel_epsilon, latent_epsilon)
     figure, record = draw_error_grids(found, per_cell)
     common.write_json(out / "fig7_errors_by_class.json", record)
     return common.save(figure, out / "fig7_errors_by_class.png", dpi=100)
