@@ -30,6 +30,9 @@ Ford et al. (--ford_runs, one run per model; one colour per run):
   fig_noise_accuracy  accuracy in noise against σ (mean ± 1 SD over draws), CDF of μ(x, σ)
   church_windows_<run directory name>  one file per run: pixel and latent church windows
          (Fig. 3) of up to 4 examples, with the true boundary over the latent slice
+--only draws just the figures it names (fig3, fig7, fig8, fig9, fig10, fig11,
+fig2_sigma_vs_distance, fig4_isoperimetric, fig_noise_accuracy, church_windows), so one
+figure can be redrawn from runs whose other results are not at hand.
 Images are drawn with origin="lower" (row r is y = r/(R-1)), as everywhere in squiggles.
 The drawing is in `experiments.drawing`.
 """
@@ -37,6 +40,7 @@ The drawing is in `experiments.drawing`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 
 from absl import app, flags
 from etils import epath
@@ -67,9 +71,25 @@ _FORD_RUNS = flags.DEFINE_list(
     "ford_runs", [], "Runs of experiments.noise_analysis, one per model (Ford et al. figures)."
 )
 _FORD_BIN = flags.DEFINE_integer("ford_bin", 50, "Images per bin of σ in fig2_sigma_vs_distance.")
+_ONLY = flags.DEFINE_list(
+    "only", [], "Draw only these figures (names above); default: every figure whose runs are given."
+)
 flags.mark_flags_as_required(["out"])
 
 INPUT_FLAGS = ("--attack_runs", "--latent_runs", "--boundary_runs", "--ford_runs")
+# Each figure, in the order drawn, and the flag of the runs it is drawn from.
+FIGURE_INPUTS = {
+    "fig10": "--attack_runs",
+    "fig3": "--attack_runs",
+    "fig7": "--attack_runs",
+    "fig11": "--attack_runs",
+    "fig9": "--latent_runs",
+    "fig8": "--boundary_runs",
+    "fig2_sigma_vs_distance": "--ford_runs",
+    "fig4_isoperimetric": "--ford_runs",
+    "fig_noise_accuracy": "--ford_runs",
+    "church_windows": "--ford_runs",
+}
 
 
 def check_inputs(
@@ -84,6 +104,22 @@ def check_inputs(
         )
 
 
+def chosen_figures(only: Sequence[str], given: Mapping[str, Sequence[str]]) -> list[str]:
+    """The figures to draw, in drawing order: those named by `only` (each of which must
+    have its runs in `given`, keyed by flag), or every figure whose runs are given."""
+    unknown = [name for name in only if name not in FIGURE_INPUTS]
+    if unknown:
+        raise ValueError(
+            f"--only names unknown figures {unknown}: expected some of {list(FIGURE_INPUTS)}"
+        )
+    missing = [f"{name} needs {FIGURE_INPUTS[name]}" for name in only
+               if not given[FIGURE_INPUTS[name]]]  # fmt: skip
+    if missing:
+        raise ValueError(f"--only names figures whose runs are not given: {'; '.join(missing)}")
+    return [name for name, flag in FIGURE_INPUTS.items()
+            if (name in only if only else bool(given[flag]))]  # fmt: skip
+
+
 def draw(
     out: epath.Path,
     runs: list[str],
@@ -96,37 +132,44 @@ def draw(
     curve_index: int = 0,
     ford_runs: list[str] | tuple[str, ...] = (),
     ford_bin: int = 50,
+    only: Sequence[str] = (),
 ) -> list[epath.Path]:
-    """Every figure whose inputs are given; the paths of those written."""
-    written, latent_runs = [], list(latent_runs)
+    """The figures `only` names, or every figure whose inputs are given; the paths of
+    those written."""
+    latent_runs, ford_runs = list(latent_runs), list(ford_runs)
     latent_run = latent_runs[0] if latent_runs else None  # fig 3 and 11 show one model
-    if runs:
-        written += [
-            accuracy.accuracy_against_epsilon(runs, out),
-            examples.attacked_curve(runs[0], latent_run, curve_index, list(curve_epsilons), out),
-            errors.error_grids(runs, latent_runs, pixel_epsilon, latent_epsilon, out),
-            examples.side_by_side(runs[0], latent_run, pixel_epsilon, latent_epsilon, out),
-        ]
-    if latent_runs:
-        written.append(accuracy.latent_attack_curves(latent_runs, list(runs), out))
-    if boundary_runs:
-        written.append(boundary.distance_cdfs(list(boundary_runs), out))
-    if ford_runs:
-        written += [
-            ford.sigma_vs_distance(ford_runs, out, ford_bin),
-            ford.isoperimetric(ford_runs, out),
-            ford.noise_accuracy(ford_runs, out),
-        ]
-        written += [
+    drawers = {
+        "fig10": lambda: [accuracy.accuracy_against_epsilon(runs, out)],
+        "fig3": lambda: [
+            examples.attacked_curve(runs[0], latent_run, curve_index, list(curve_epsilons), out)
+        ],
+        "fig7": lambda: [errors.error_grids(runs, latent_runs, pixel_epsilon, latent_epsilon, out)],
+        "fig11": lambda: [
+            examples.side_by_side(runs[0], latent_run, pixel_epsilon, latent_epsilon, out)
+        ],
+        "fig9": lambda: [accuracy.latent_attack_curves(latent_runs, list(runs), out)],
+        "fig8": lambda: [boundary.distance_cdfs(list(boundary_runs), out)],
+        "fig2_sigma_vs_distance": lambda: [ford.sigma_vs_distance(ford_runs, out, ford_bin)],
+        "fig4_isoperimetric": lambda: [ford.isoperimetric(ford_runs, out)],
+        "fig_noise_accuracy": lambda: [ford.noise_accuracy(ford_runs, out)],
+        "church_windows": lambda: [
             church.church_windows(run, out, name) for run, name in church.file_names(ford_runs)
-        ]
+        ],
+    }
+    given = dict(zip(INPUT_FLAGS, (runs, latent_runs, boundary_runs, ford_runs), strict=True))
+    written = [path for name in chosen_figures(only, given) for path in drawers[name]()]
     return [path for path in written if path is not None]
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    check_inputs(_ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
+    given = (_ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
+    check_inputs(*given)
+    try:  # before the output directory is made
+        chosen_figures(_ONLY.value, dict(zip(INPUT_FLAGS, given, strict=True)))
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     console.setup()
     try:
         out = ensure_writable_dir(_OUT.value, "the figures")
@@ -135,6 +178,7 @@ def main(argv: list[str]) -> None:
             pixel_epsilon=_PIXEL_EPSILON.value, latent_epsilon=_LATENT_EPSILON.value,
             curve_epsilons=[float(e) for e in _CURVE_EPSILONS.value],
             curve_index=_CURVE_INDEX.value, ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,
+            only=_ONLY.value,
         )  # fmt: skip
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")

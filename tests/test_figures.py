@@ -152,6 +152,55 @@ def test_fig9_draws_one_panel_per_latent_run_beside_the_same_models_pixel_pgd(
     matplotlib.pyplot.close(drawn[1])
 
 
+def test_only_redraws_one_figure_from_runs_without_their_per_example_results(
+    tiny_analyses, tmp_path, capsys
+):
+    # An attack run of which only settings.json and summary.json are at hand: fig 9 reads
+    # no more, and the figures that need the per-example chunks are not attempted.
+    summaries = tmp_path / "summaries_only"
+    summaries.mkdir()
+    for name in ("settings.json", "summary.json"):
+        shutil.copy(pathlib.Path(tiny_analyses) / name, summaries / name)
+    out = tmp_path / "figures"
+    flags.FLAGS(["figures", f"--out={out}", f"--attack_runs={summaries}",
+                 f"--latent_runs={tiny_analyses}", "--only=fig9"])  # fmt: skip
+    try:
+        figures.main(["figures"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert "wrote fig9_latent_attacks.png (" in capsys.readouterr().out
+    assert sorted(path.name for path in out.iterdir()) == [
+        "fig9_latent_attacks.csv", "fig9_latent_attacks.png"
+    ]  # fmt: skip
+    assert {row["attack"] for row in csv_rows(out / "fig9_latent_attacks.csv")} == {
+        "latent", "pixel"
+    }  # fmt: skip
+    given = {"--attack_runs": [str(summaries)], "--latent_runs": [], "--boundary_runs": [],
+             "--ford_runs": []}  # fmt: skip
+    assert figures.chosen_figures([], given) == ["fig10", "fig3", "fig7", "fig11"]
+    assert figures.chosen_figures(["fig11", "fig10"], given) == ["fig10", "fig11"]
+
+
+@pytest.mark.parametrize(
+    "only, message",
+    [
+        ("fig9,fig12", r"--only names unknown figures \['fig12'\]: expected some of \['fig10'"),
+        ("fig8", "--only names figures whose runs are not given: fig8 needs --boundary_runs"),
+    ],
+)
+def test_only_with_a_figure_it_cannot_draw_is_a_usage_error_that_writes_nothing(
+    tiny_analyses, tmp_path, only, message
+):
+    out = tmp_path / "figures"
+    flags.FLAGS(["figures", f"--out={out}", f"--latent_runs={tiny_analyses}", f"--only={only}"])
+    try:
+        with pytest.raises(app.UsageError, match=message):
+            figures.main(["figures"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert not out.exists()
+
+
 def write_settings(run: pathlib.Path, family: squiggles.Family, resolution: int) -> str:
     """The settings.json of an analysis run, as far as figures read it."""
     run.mkdir()
