@@ -42,6 +42,8 @@ HARMLESS_LINES = [
     NO_DRIVER,
     re.compile(r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized"),
     re.compile(r"^To enable the following instructions: .* rebuild TensorFlow"),
+    # Printed where the CPU has AVX-512 (VNNI, BF16) or AMX: oneDNN kernels are on.
+    re.compile(r"port\.cc:\d+\] oneDNN custom operations are on\. You may see slightly"),
     # TFDS reads TFRecords with a larger buffer than TensorFlow's default.
     re.compile(
         r"tf_record_dataset_op\.cc:\d+\] The default buffer size is \d+, which is overridden"

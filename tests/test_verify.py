@@ -144,6 +144,14 @@ def test_harmless_startup_lines_are_dropped_and_others_kept():
     assert quiet.keep_lines(cu_init + real[0], no_driver=True) == real
     # With a driver present, a failing cuInit is a real problem: kept.
     assert quiet.keep_lines(cu_init + real[0], no_driver=False) == [cu_init] + real
+    # TensorFlow's note where the CPU has AVX-512 VNNI/BF16 (so CI machines differ).
+    one_dnn = (
+        "I0000 00:00:1796329301.732551   10265 port.cc:153] oneDNN custom operations are on. "
+        "You may see slightly different numerical results due to floating-point round-off "
+        "errors from different computation orders. To turn them off, set the environment "
+        "variable `TF_ENABLE_ONEDNN_OPTS=0`.\n"
+    )
+    assert quiet.keep_lines(one_dnn + real[0], no_driver=True) == real
 
 
 def test_known_harmless_log_records_are_dropped(caplog):
