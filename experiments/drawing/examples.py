@@ -107,7 +107,7 @@ def side_by_side(
                     f"attacked: P(intersecting)={row['probability_intersecting']:.2f}\n"
                     f"true label {CLASS_NAMES[row['truth']]}")  # fmt: skip
         common.show(ax[2], row["after"] - row["before"],
-                    f"image difference, {moved}={row['norm']:.3g}", diverging=True)  # fmt: skip
+                    f"image difference\n{moved}={row['norm']:.3g}", diverging=True)  # fmt: skip
     record = [{key: value for key, value in row.items() if key not in ("before", "after")}
               for row in rows]  # fmt: skip
     common.write_json(out / "fig11_side_by_side.json", record)
