@@ -8,7 +8,9 @@ import numpy as np
 
 import squiggles
 from experiments import data
+from squiggles.examples import example_bytes
 from squiggles.quantization import dequantize, quantize
+from squiggles.sampling import check_fits
 
 DATA_SEED = 0  # the seed of the TFDS configs: the test split evaluate.py uses
 
@@ -39,6 +41,13 @@ class TestExamples:
             np.asarray(examples.label, bool),
             np.asarray(dequantize(quantize(examples.image))),
         )
+
+    @staticmethod
+    def check_fits(family: squiggles.Family, resolution: int, count: int) -> None:
+        """Refuses, before anything is made, a number of examples that `load` could not
+        hold in memory at once (the ValueError of `squiggles.generate_examples`)."""
+        check_fits(example_bytes(family, resolution) * count,
+                   f"{count:,} test examples of {family} at resolution {resolution}")  # fmt: skip
 
     @property
     def indices(self) -> np.ndarray:

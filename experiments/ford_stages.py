@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ml_collections
+from etils import epath
 
 from experiments import runs
 
@@ -67,12 +68,32 @@ def stage_configs(
     return [stage_config(config, names, count) for names, count in chosen if names and count > 0]
 
 
+def nothing_to_run(config: ml_collections.ConfigDict, examples: dict[str, int]) -> str:
+    """Why no stage runs: no Ford analysis in the config (one made for experiments.analyse,
+    say), or no examples for those it has."""
+    ford = [name for names, _ in STAGES for name in names]
+    if not set(ford) & set(config.analyses):
+        return (
+            f"nothing to run: the config holds none of the Ford analyses {ford}, only "
+            f"{list(config.analyses)}: give a config of them, such as "
+            "--config experiments/configs/analyses/tiny.py:ford at tiny sizes (the default "
+            "is experiments/configs/analyses/ford.py, the paper's)"
+        )
+    return f"nothing to run: analyses {tuple(config.analyses)}, examples {examples}"
+
+
 def run_all(out: str, workdir: str, config: ml_collections.ConfigDict,
             examples: dict[str, int], log: runs.Log = runs.log_line) -> dict:  # fmt: skip
     """Every stage in order (each checked before any runs); the merged summary."""
-    stages = [runs.ChunkedRun(out, workdir, stage) for stage in stage_configs(config, examples)]
+    path = epath.Path(out).expanduser().absolute()
+    as_found = runs.found(path)
+    with runs.left_as_found_on_error(path, as_found):
+        stages = [
+            runs.ChunkedRun(out, workdir, stage, as_found=as_found)
+            for stage in stage_configs(config, examples)
+        ]
     if not stages:
-        raise ValueError(f"nothing to run: analyses {tuple(config.analyses)}, examples {examples}")
+        raise ValueError(nothing_to_run(config, examples))
     summary = {}
     for stage in stages:
         summary = stage.run(log)

@@ -8,9 +8,13 @@ A run directory holds:
 
 Each chunk is written under a temporary name and renamed, so an interrupted run resumes
 with the chunks it has not done; a chunk holding fewer examples than the run now needs (the
-short last chunk of a smaller run) is redone. Results are joined by their stored test
-indices, never by position. A directory never mixes two models (fingerprints) or two
-settings of one analysis, and a run holds an exclusive lock on it while it works.
+short last chunk of a smaller run) is redone, and so is a damaged one (said on the console).
+Results are joined by their stored test indices, never by position. A directory never mixes
+two models (fingerprints) or two settings of one analysis: settings.json records them, and
+every chunk file carries the digest of the model and settings that computed it, so a chunk
+of another run is refused whatever settings.json says. A run holds an exclusive lock on the
+directory while it works, checks everything before it writes anything, and a run refused
+or stopped before its first chunk leaves the directory as it found it.
 
 The analyses themselves are modules of `experiments.analyses`; the chunk files are
 `experiments.chunk_files`'s, the identity checks `experiments.run_identity`'s.
@@ -18,6 +22,7 @@ The analyses themselves are modules of `experiments.analyses`; the chunk files a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -33,7 +38,7 @@ import numpy as np
 from etils import epath
 
 import squiggles
-from experiments import analyses, data, eval_lib
+from experiments import analyses, data, eval_lib, strict_json
 from experiments.chunk_files import (
     SHARED,
     check_rows,
@@ -41,14 +46,14 @@ from experiments.chunk_files import (
     join_chunks,
     load_chunks,
     save_npz,
-    stored_count,
+    stored_chunk,
     write_atomically,
     write_table,
 )
 from experiments.examples import TestExamples
 from experiments.fingerprint import model_fingerprint
-from experiments.locking import locked_directory
-from experiments.run_identity import check_identity, write_identity
+from experiments.locking import LOCK_FILE, locked_directory
+from experiments.run_identity import check_identity, chunk_identity, write_identity
 from squiggles.examples import chunk_starts
 from squiggles.storage import ensure_writable_dir
 
@@ -67,10 +72,12 @@ class Model:
     state: Any
     config: ml_collections.ConfigDict
     fingerprint: str
+    test_family: squiggles.Family | None = None  # when tested on another family's examples
 
     @property
     def family(self) -> squiggles.Family:
-        return data.family_of(self.config)
+        """The family of the test examples: the model's own unless another was asked for."""
+        return data.family_of(self.config) if self.test_family is None else self.test_family
 
     @property
     def resolution(self) -> int:
@@ -90,15 +97,18 @@ class Model:
 _LOADED = weakref.WeakValueDictionary()  # (fingerprint, step) -> a state in use
 
 
-def load_model(workdir: str | epath.PathLike) -> Model:
+def load_model(workdir: str | epath.PathLike, family: str | None = None) -> Model:
     """The latest checkpoint of a training run. A state with the same weights and step
     that is still in use is returned instead of the new one, so that runs on one model in
     one process reuse its compiled attacks (a new state has new apply functions, which
-    jax would compile everything for again)."""
+    jax would compile everything for again). `family` names another family to test it on
+    (with the paper's parameters; None: its own)."""
     state, config = eval_lib.load_run(str(workdir))
     fingerprint = model_fingerprint(state)
     state = _LOADED.setdefault((fingerprint, int(state.step)), state)
-    return Model(str(epath.Path(workdir).expanduser().absolute()), state, config, fingerprint)
+    test_family = None if family is None else eval_lib.family_for(config, family)
+    workdir = str(epath.Path(workdir).expanduser().absolute())
+    return Model(workdir, state, config, fingerprint, test_family)
 
 
 # ---------------------------------------------------------------- what an analysis sees
@@ -157,35 +167,84 @@ class ChunkedRun:
     and checks the directory against them and the settings without writing; `run`
     computes the missing chunks and the summaries under the directory's lock."""
 
-    def __init__(self, out: str | epath.PathLike, workdir: str, config: ml_collections.ConfigDict):
+    def __init__(
+        self, out: str | epath.PathLike, workdir: str, config: ml_collections.ConfigDict,
+        family: str | None = None, *, as_found: tuple[bool, set] | None = None,
+    ):  # fmt: skip
+        """`family`: test the model on another family's examples (None: its own).
+        `as_found`: `found(out)` before this run's part of a larger job began (the state
+        a failure before the first result returns `out` to), if not now."""
         self.modules = check_config(config)
         self.config = config
-        self.out = ensure_writable_dir(out, "the analysis results")
-        with self.locked():  # refuse at once, before loading, while another run writes here
-            self.model = load_model(workdir)
-            self.models = {
-                name: {
-                    role: load_model(path or workdir)
-                    for role, path in getattr(module, "models", lambda s: {})(config[name]).items()
-                }
-                for name, module in self.modules.items()
+        self.test_family = family
+        out = epath.Path(out).expanduser().absolute()
+        self._found = as_found or found(out)
+        with left_as_found_on_error(out, self._found):
+            self.out = ensure_writable_dir(out, "the analysis results")
+            with self.locked():  # refuse at once, before loading, while another run writes
+                self._load_and_check(workdir)
+
+    def _load_and_check(self, workdir: str) -> None:
+        """Loads the models and checks the directory, the settings, the memory one chunk
+        needs and the chunk files already there, all before anything is written."""
+        config = self.config
+        self.model = load_model(workdir, self.test_family)
+        self.models = {
+            name: {
+                role: load_model(path or workdir)
+                for role, path in getattr(module, "models", lambda s: {})(config[name]).items()
             }
-            self.identity = {
-                "model": self.model.identity(),
-                "chunk_size": config.chunk_size,
-                "analyses": {name: self._analysis_identity(name) for name in self.modules},
-            }
-            check_identity(self.out / "settings.json", self.identity)
-            for name, module in self.modules.items():
-                if hasattr(module, "check_inputs"):
-                    module.check_inputs(self.context(name))
+            for name, module in self.modules.items()
+        }
+        self.identity = {
+            "model": self.model.identity(),
+            "chunk_size": config.chunk_size,
+            "analyses": {name: self._analysis_identity(name) for name in self.modules},
+        }
+        self.chunk_ids = {
+            name: chunk_identity(self.identity["model"], name, settings)
+            for name, settings in self.identity["analyses"].items()
+        }
+        check_identity(self.out / "settings.json", self.identity, self.holds_results)
+        for name, module in self.modules.items():
+            if hasattr(module, "check_inputs"):
+                module.check_inputs(self.context(name))
+        TestExamples.check_fits(
+            self.model.family, self.model.resolution, min(config.chunk_size, config.examples)
+        )
+        self._check_stored_chunks()
+
+    def holds_results(self, name: str | None) -> bool:
+        """Whether the directory holds chunks or a summary of analysis `name` (of any
+        analysis when None)."""
+        summary = read_summary(self.out) or {}
+        pattern = f"{name}_*.npz" if name else "*.npz"
+        held = any((self.out / "chunks").glob(pattern)) if (self.out / "chunks").exists() else False
+        return held or (name in summary if name else bool(summary))
+
+    def _check_stored_chunks(self) -> None:
+        """Refuses chunk files of another model or other settings (each records the digest
+        of what computed it), and chunks from before chunks recorded one when no
+        settings.json vouches for them."""
+        vouched = (self.out / "settings.json").exists()
+        for name in self.modules:
+            for start, _ in self._ranges():
+                path = self.chunk_path(name, start)
+                stored = stored_chunk(path, start, self.chunk_ids[name])
+                if stored.held and stored.identity is None and not vouched:
+                    raise ValueError(
+                        f"{path} records no identity and {self.out} has no settings.json: "
+                        "nothing says which model or settings computed it; use a new --out"
+                    )
 
     def _analysis_identity(self, name: str) -> dict:
         module, settings = self.modules[name], self.config[name]
+        added = getattr(module, "ADDED_SETTINGS", {})  # at these values, as before they were
         identity = {
             key: value
             for key, value in settings.to_dict().items()
             if key not in getattr(module, "SUMMARY_SETTINGS", ())
+            and not (key in added and value == added[key])
         }
         for role, model in self.models[name].items():
             identity[role] = model.workdir
@@ -205,8 +264,8 @@ class ChunkedRun:
     def run(self, log: Log = log_line) -> dict:
         """Computes the missing chunks, then writes and returns the summary, all under
         the directory's lock."""
-        with self.locked():
-            write_identity(self.out / "settings.json", self.identity)
+        with left_as_found_on_error(self.out, self._found), self.locked():
+            write_identity(self.out / "settings.json", self.identity, self.holds_results)
             (self.out / "chunks").mkdir(exist_ok=True)
             self._compute(log)
             summary = self.summarise(log)
@@ -216,32 +275,36 @@ class ChunkedRun:
     def _compute(self, log: Log) -> None:
         ranges = self._ranges()
         work = [
-            (start, count, name, held)
+            (start, count, name, stored)
             for start, count in ranges
             for name in self.modules
-            if (held := stored_count(self.chunk_path(name, start), start)) < count
+            if (stored := self._stored(name, start)).held < count
         ]
         done_before = len(ranges) * len(self.modules) - len(work)
         if done_before:
             log(f"resuming: {done_before} chunks already in {self.out / 'chunks'}")
         progress = Progress(sum(count for _, count, _, _ in work))
         examples = None
-        for start, count, name, held in work:
+        for start, count, name, stored in work:
             if examples is None or examples.start != start:
                 examples = TestExamples.load(self.model.family, self.model.resolution, start, count)
-            log(f"{name}: examples {start}..{start + count - 1}{redo_note(held)}")
-            if held:
+            log(f"{name}: examples {start}..{start + count - 1}{redo_note(stored)}")
+            if stored.held or stored.damage:
                 forget_summary(self.out, name, log)
             began = time.perf_counter()
             results = self.modules[name].compute(self.context(name, log), examples)
-            save_npz(self.chunk_path(name, start), results)
+            save_npz(self.chunk_path(name, start), results, self.chunk_ids[name])
             log(f"{name}: {count} examples in {time.perf_counter() - began:.1f} s")
             log(progress.line(count))
+
+    def _stored(self, name: str, start: int):
+        return stored_chunk(self.chunk_path(name, start), start, self.chunk_ids[name])
 
     def results(self, name: str) -> dict[str, np.ndarray]:
         """The results of an analysis on exactly the first `examples`, joined by index."""
         paths = [self.chunk_path(name, start) for start, _ in self._ranges()]
-        return join_chunks(load_chunks(paths), self.config.examples, *layout(self.modules[name]))
+        parts = load_chunks(paths, self.chunk_ids[name])
+        return join_chunks(parts, self.config.examples, *layout(self.modules[name]))
 
     def _ranges(self) -> list[tuple[int, int]]:
         return chunk_starts(self.config.examples, self.config.chunk_size)
@@ -260,7 +323,7 @@ class ChunkedRun:
                 **module.summarise(typed, self.context(name, log)),
             }
             write_table(self.out / f"{name}.csv", module.table(typed, self.context(name, log)))
-            write_atomically(self.out / "summary.json", json.dumps(summary, indent=2))
+            write_atomically(self.out / "summary.json", strict_json.dumps(summary, indent=2))
         return summary
 
 
@@ -268,8 +331,10 @@ class ChunkedRun:
 
 
 def read_summary(out: str | epath.PathLike) -> dict | None:
+    """summary.json of a run directory (None if it has none), its "inf" and "nan" strings
+    as floats."""
     path = epath.Path(out) / "summary.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return strict_json.loads(path.read_text()) if path.exists() else None
 
 
 def read_settings(out: str | epath.PathLike) -> dict:
@@ -290,8 +355,10 @@ def read_results(out: str | epath.PathLike, name: str):
         finished = sorted(set(summary) - {"model"})
         raise ValueError(f"{out} has no {name} results; it has {finished}")
     module, examples = analyses.load(name), summary[name]["examples"]
-    paths = chunk_files(out / "chunks", name, examples)
-    return module.RESULTS.from_arrays(join_chunks(load_chunks(paths), examples, *layout(module)))
+    settings = read_settings(out)
+    identity = chunk_identity(settings["model"], name, settings["analyses"][name])
+    parts = load_chunks(chunk_files(out / "chunks", name, examples), identity)
+    return module.RESULTS.from_arrays(join_chunks(parts, examples, *layout(module)))
 
 
 def layout(module: ModuleType) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -299,8 +366,10 @@ def layout(module: ModuleType) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return module.PER_EPSILON, getattr(module, "SHARED", SHARED)
 
 
-def redo_note(held: int) -> str:
-    return f" (redoing a chunk that held only {held})" if held else ""
+def redo_note(stored) -> str:
+    if stored.damage:
+        return f" (redoing it: {stored.damage})"
+    return f" (redoing a chunk that held only {stored.held})" if stored.held else ""
 
 
 def forget_summary(out: epath.Path, name: str, log: Log) -> None:
@@ -310,13 +379,47 @@ def forget_summary(out: epath.Path, name: str, log: Log) -> None:
     summary = read_summary(out)
     if summary is not None and name in summary:
         del summary[name]
-        write_atomically(out / "summary.json", json.dumps(summary, indent=2))
+        write_atomically(out / "summary.json", strict_json.dumps(summary, indent=2))
         removed.append(f"the {name} summary")
     if (out / f"{name}.csv").exists():
         (out / f"{name}.csv").unlink()
         removed.append(f"{name}.csv")
     if removed:
         log(f"removed {' and '.join(removed)}: they described the replaced chunk")
+
+
+def found(out: epath.Path) -> tuple[bool, set[epath.Path]]:
+    """Whether `out` exists, and what it holds."""
+    return (True, set(out.iterdir())) if out.exists() else (False, set())
+
+
+@contextlib.contextmanager
+def left_as_found_on_error(out: epath.Path, as_found: tuple[bool, set] | None = None):
+    """On an error, removes what a run wrote into `out` before its first result (its
+    settings.json, an empty chunks/, its lock file, and `out` itself when the run made
+    it), so a refused run neither leaves a stray directory nor blocks the next run. A
+    directory holding any result is never touched. `as_found`: `found(out)` when the
+    run began, if before this block."""
+    existed, before = as_found or found(out)
+    try:
+        yield
+    except BaseException:
+        _remove_unfinished(out, existed, before)
+        raise
+
+
+def _remove_unfinished(out: epath.Path, existed: bool, before: set) -> None:
+    if not out.exists():
+        return
+    chunks = out / "chunks"
+    if (chunks.exists() and any(chunks.iterdir())) or (out / "summary.json").exists():
+        return  # results: keep everything
+    for path in (chunks, out / "settings.json", out / LOCK_FILE):
+        if path in before or not path.exists():
+            continue
+        path.rmdir() if path.is_dir() else path.unlink()
+    if not existed and not any(out.iterdir()):
+        out.rmdir()
 
 
 class Progress:

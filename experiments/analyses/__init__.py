@@ -11,7 +11,9 @@ An analysis module `experiments.analyses.<name>` defines:
 Optional: KEY_STREAM (its random stream number), models(settings) -> {role: workdir}
 (other models to load, e.g. a navigator), SHARED (arrays the same in every chunk, such as
 its grid; default `epsilon`), SUMMARY_SETTINGS (settings that change only the
-summary, not the chunks), check_inputs(context) (checks before any work).
+summary, not the chunks), ADDED_SETTINGS ({setting: the value runs made before it
+existed used}: left out of the identity at that value), check_inputs(context) (checks
+before any work).
 Adding an analysis is adding a module here and its settings to a config in
 `experiments/configs/analyses/`.
 """

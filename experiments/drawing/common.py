@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import re
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 from etils import epath
 
 import squiggles
-from experiments import runs
+from experiments import runs, strict_json
 from experiments.results import AttackResults
 
 CLASS_NAMES = squiggles.CLASS_NAMES
@@ -59,7 +58,8 @@ def write_rows(path: epath.Path, rows: list[dict]) -> None:
 
 
 def write_json(path: epath.Path, record: Any) -> None:
-    path.write_text(json.dumps(record, indent=2))
+    """Strict JSON: inf and NaN as the strings "inf" and "nan" (`experiments.strict_json`)."""
+    path.write_text(strict_json.dumps(record, indent=2))
 
 
 def run_label(run: str) -> str:
