@@ -7,33 +7,48 @@ the error rate; relative CE_c subtracts each model's clean error first; mCE is t
 mean of CE_c over corruptions. The noise-trained models see Gaussian noise in
 training, so, as Ford et al. (2019, Section 6) do, the Gaussian-noise row is also
 reported on its own and the mCE is given both with and without it.
+
+The per-example results are computed by the analysis `squiggles_c` in a chunked run
+(`experiments.runs`): locked, resumable chunk by chunk, refused on a directory of
+another model or settings. The report records the test data it was measured on
+(family, resolution, seed, examples), so a baseline of other data is refused, and its
+files are written together, each under a temporary name and renamed.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
-import time
+import os
 from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
-import jax
+import ml_collections
 import numpy as np
 from etils import epath
 
-import squiggles
-from experiments import metrics, parallel
-from experiments.results import predicted
+from experiments import analyses, eval_lib, runs, strict_json
+from experiments.examples import DATA_SEED
 from squiggles import corruptions
 from squiggles.storage import ensure_writable_dir
 
 CSV_FIELDS = ("corruption", "category", "severity", "examples", "accuracy", "error")
 SEPARATE = "gaussian_noise"  # reported on its own, as Ford et al. do
-BATCH = 1000
+ANALYSIS = "squiggles_c"  # the analysis module that computes the chunks
+CHUNK_SIZE = 250  # test examples per saved chunk (each corrupted every way), and the batch
+DATA_KEYS = ("family", "resolution", "seed", "examples")  # what a report was measured on
+REPORT_FILES = ("corruptions.csv", "corruptions.md", "corruptions.json", "corruptions.png")
 
 
 def parse_corruptions(text: str) -> tuple[str, ...]:
     """'all', or names of corruptions and categories (noise, blur, digital, curve)."""
+    expected = (
+        f"'all', a category ({', '.join(corruptions.CATEGORIES)}) or one of "
+        f"{', '.join(corruptions.CORRUPTIONS)}"
+    )
+    if not text.strip():
+        raise ValueError(f"--corruptions is empty; expected {expected}, comma-separated")
     names: list[str] = []
     for item in (part.strip() for part in text.split(",")):
         if item == "all":
@@ -43,11 +58,8 @@ def parse_corruptions(text: str) -> tuple[str, ...]:
         elif item in corruptions.TABLE:
             names.append(item)
         else:
-            raise ValueError(
-                f"unknown corruption {item!r} in --corruptions={text!r}; expected 'all', a "
-                f"category ({', '.join(corruptions.CATEGORIES)}) or one of "
-                f"{', '.join(corruptions.CORRUPTIONS)}"
-            )
+            raise ValueError(f"unknown corruption {item!r} in --corruptions={text!r}; "
+                             f"expected {expected}")  # fmt: skip
     return tuple(dict.fromkeys(names))
 
 
@@ -67,86 +79,154 @@ def category_of(name: str) -> str:
     return next(c for c, names in corruptions.CATEGORIES.items() if name in names)
 
 
-def evaluate_corruptions(
-    state,
-    family: squiggles.Family,
-    resolution: int,
-    count: int,
+# ---------------------------------------------------------------- the run
+
+
+def run_config(
+    names: Sequence[str], severities: Sequence[int], examples: int, chunk_size: int = CHUNK_SIZE
+) -> ml_collections.ConfigDict:
+    """The chunked-run config of an evaluation: the analysis `squiggles_c` alone."""
+    config = ml_collections.ConfigDict()
+    config.analyses = (ANALYSIS,)
+    config.examples = examples
+    config.chunk_size = chunk_size
+    config[ANALYSIS] = ml_collections.ConfigDict(
+        {"corruptions": tuple(names), "severities": tuple(severities)}
+    )
+    return config
+
+
+def evaluation_data(config: ml_collections.ConfigDict, family: str | None, examples: int) -> dict:
+    """What a run's evaluation is measured on: the family of the test examples (its own,
+    or `family`), the resolution, the data seed and the number of examples."""
+    tested = eval_lib.family_for(config, family)
+    return {"family": str(tested), "resolution": config.resolution, "seed": DATA_SEED,
+            "examples": examples}  # fmt: skip
+
+
+def corruption_run(
+    out: str | epath.PathLike,
+    workdir: str,
+    examples: int,
     names: Sequence[str],
     severities: Sequence[int] = corruptions.SEVERITIES,
     *,
-    seed: int = 0,
-    log: Callable[[str], None] | None = None,
+    family: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> runs.ChunkedRun:
+    """The resumable run of the evaluation in `out` (checked against the directory,
+    nothing written yet): the model in `workdir` on its own family's test examples, or
+    on `family`'s."""
+    config = run_config(names, severities, examples, chunk_size)
+    return runs.ChunkedRun(out, workdir, config, family=family)
+
+
+def evaluate_corruptions(
+    run: runs.ChunkedRun, log: Callable[[str], None] = runs.log_line
 ) -> list[dict]:
-    """Rows (corruption, category, severity, examples, accuracy, error) for the first
-    `count` test examples, severity 0 being the clean images. Each batch of clean
-    examples is made once and corrupted every way."""
-    if count < 1:
-        raise ValueError(f"examples must be >= 1, got {count}")
-    log = log or _print_now
-    cells = [("clean", 0)] + [(name, s) for name in names for s in severities]
-    correct = dict.fromkeys(cells, 0)
-    began = time.perf_counter()
-    data_mesh = parallel.mesh()
-    state = jax.device_put(state, parallel.replicated(data_mesh))
-    for start in range(0, count, BATCH):
-        size = min(BATCH, count - start)
-        clean = squiggles.generate_examples(
-            family, size, seed=seed, stream=squiggles.TEST_STREAM, start=start,
-            resolution=resolution,
-        )  # fmt: skip
-        stored = squiggles.dequantize(squiggles.quantize(np.asarray(clean.image)))
-        for name, severity in cells:
-            if name == "clean":  # as the dataset stores it, what severity 0 returns
-                images = stored
-            else:
-                images = corruptions.corrupt_examples(clean, name, severity, seed=seed).image
-            guess = predicted(metrics.sharded_probabilities(state, images, data_mesh))
-            correct[name, severity] += int(np.sum(guess == clean.label))
-        done = start + size
-        elapsed = time.perf_counter() - began
-        rate = done * len(cells) / elapsed
-        eta = (count - done) * len(cells) / rate
-        log(f"corruptions: {done:,}/{count:,} examples x {len(cells)} cells, "
-            f"{rate:,.0f} images/s, ETA {eta:.0f} s")  # fmt: skip
+    """Rows (corruption, category, severity, examples, accuracy, error) of the run's
+    first `examples` test examples, severity 0 being the clean images: the chunks it
+    lacks are computed (a chunk already there is kept), under the directory's lock."""
+    run.run(log)
+    return rows_of(analyses.load(ANALYSIS).RESULTS.from_arrays(run.results(ANALYSIS)))
+
+
+def rows_of(results) -> list[dict]:
+    """The report's rows from per-example results (`squiggles_c`'s), one per cell."""
+    count = len(results.index)
+    correct = results.correct.sum(axis=1)
     return [
         {
             "corruption": name,
             "category": "clean" if name == "clean" else category_of(name),
             "severity": severity,
             "examples": count,
-            "accuracy": correct[name, severity] / count,
-            "error": 1 - correct[name, severity] / count,
+            "accuracy": int(right) / count,
+            "error": 1 - int(right) / count,
         }
-        for name, severity in cells
+        for (name, severity), right in zip(results.cells, correct, strict=True)
     ]
 
 
-def _print_now(line: str) -> None:
-    print(line, flush=True)
+def run_data(run: runs.ChunkedRun) -> dict:
+    """`evaluation_data` of a run as it was loaded."""
+    return {"family": str(run.model.family), "resolution": run.model.resolution,
+            "seed": DATA_SEED, "examples": run.config.examples}  # fmt: skip
+
+
+# ---------------------------------------------------------------- a baseline
 
 
 def read_rows(directory: str | epath.PathLike) -> list[dict]:
-    """The rows of an earlier evaluation's corruptions.csv."""
+    """The rows of an earlier evaluation's corruptions.csv, or a ValueError naming the
+    file and what is wrong with it (a truncated or damaged file)."""
     path = epath.Path(directory) / "corruptions.csv"
     if not path.exists():
         raise FileNotFoundError(
             f"no corruptions.csv in {directory}: give --baseline the --out directory of an "
             f"earlier `experiments.evaluate --corruptions` run"
         )
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["severity"], row["examples"] = int(row["severity"]), int(row["examples"])
-        row["accuracy"], row["error"] = float(row["accuracy"]), float(row["error"])
+    reader = csv.DictReader(io.StringIO(path.read_text()))
+    if tuple(reader.fieldnames or ()) != CSV_FIELDS:
+        raise ValueError(f"{path} is damaged: its header is {reader.fieldnames}, expected "
+                         f"{','.join(CSV_FIELDS)}; evaluate the baseline again")  # fmt: skip
+    rows = [_parsed(row, path, reader.line_num) for row in reader]
+    if not rows:
+        raise ValueError(f"{path} holds no rows; evaluate the baseline again")
     return rows
 
 
+def _parsed(row: dict, path: epath.Path, line: int) -> dict:
+    """A CSV row with its numbers read, or an error naming the file and line."""
+    try:
+        if None in row or any(row[field] in (None, "") for field in CSV_FIELDS):
+            raise ValueError("it has missing or extra fields")
+        parsed = {**row, "severity": int(row["severity"]), "examples": int(row["examples"]),
+                  "accuracy": float(row["accuracy"]), "error": float(row["error"])}  # fmt: skip
+    except ValueError as error:
+        raise ValueError(
+            f"{path} is truncated or damaged at line {line} ({error}): evaluate the baseline again"
+        ) from None
+    return parsed
+
+
+def read_report(directory: str | epath.PathLike) -> tuple[list[dict], dict]:
+    """The rows of an earlier evaluation and the test data it was measured on (from its
+    corruptions.json), checked to agree with each other."""
+    rows = read_rows(directory)
+    path = epath.Path(directory) / "corruptions.json"
+    try:
+        summary = strict_json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {path} ({error}): evaluate the baseline again") from None
+    missing = [key for key in DATA_KEYS if key not in summary]
+    if missing:
+        raise ValueError(
+            f"the baseline report {directory} does not record its test data "
+            f"({', '.join(missing)}): it was written by an older version, so it cannot be "
+            "checked against this evaluation; evaluate the baseline again"
+        )
+    held = sorted(_errors(rows))
+    described = sorted([("clean", 0)] + [(n, s) for n in summary.get("corruptions", {})
+                                         for s in summary.get("severities", [])])  # fmt: skip
+    if held != described:
+        raise ValueError(f"{directory}/corruptions.csv does not hold the cells its "
+                         "corruptions.json describes (truncated?); evaluate the baseline "
+                         "again")  # fmt: skip
+    return rows, {key: summary[key] for key in DATA_KEYS}
+
+
 def check_baseline(
-    baseline: Sequence[dict], names: Sequence[str], severities: Sequence[int], examples: int
+    baseline: Sequence[dict],
+    names: Sequence[str],
+    severities: Sequence[int],
+    examples: int,
+    data: dict | None = None,
+    baseline_data: dict | None = None,
 ) -> None:
-    """A baseline report must hold every cell about to be evaluated, on as many examples:
-    checked before the model is evaluated, not after."""
+    """A baseline report must hold every cell about to be evaluated (it may hold more:
+    only these are compared), on as many examples, of the same test data: checked before
+    the model is evaluated, not after."""
     _require_cells(_errors(baseline), [("clean", 0)] + [(n, s) for n in names for s in severities])
     counts = sorted({r["examples"] for r in baseline})
     if counts != [examples]:
@@ -154,6 +234,41 @@ def check_baseline(
             f"the baseline was evaluated on {counts} examples, this evaluation uses "
             f"{examples}: mCE compares error rates on the same test examples"
         )
+    if data is not None and baseline_data is not None:
+        check_same_data(data, baseline_data)
+
+
+def check_same_data(data: dict, baseline_data: dict) -> None:
+    """The same family, resolution, seed and number of test examples, or an error
+    naming each difference."""
+    differing = [
+        f"{key}: {baseline_data.get(key)} there, {data.get(key)} here"
+        for key in DATA_KEYS
+        if baseline_data.get(key) != data.get(key)
+    ]
+    if differing:
+        raise ValueError(
+            f"the baseline was evaluated on other test data ({'; '.join(differing)}): mCE "
+            "compares error rates on the same test examples (give both models one --family)"
+        )
+
+
+def check_not_baseline(out: str | epath.PathLike, baseline: str | epath.PathLike) -> None:
+    """--out must not be the baseline's directory (by any path): the report would
+    replace the baseline's."""
+    out, base = (epath.Path(p).expanduser().resolve() for p in (out, baseline))
+    if out == base or (out.exists() and base.exists() and _same_file(out, base)):
+        raise ValueError(
+            f"--out {out} is the baseline's directory: its report would replace the "
+            "baseline's; give another --out"
+        )
+
+
+def _same_file(a: epath.Path, b: epath.Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _require_cells(held: dict, wanted) -> None:
@@ -167,6 +282,17 @@ def _require_cells(held: dict, wanted) -> None:
 
 def _errors(rows: Sequence[dict]) -> dict[tuple[str, int], float]:
     return {(r["corruption"], r["severity"]): r["error"] for r in rows}
+
+
+def cells_like(baseline: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
+    """The baseline's rows of the cells in `rows`, in their order: a baseline may hold
+    more corruptions or severities than were evaluated."""
+    by_cell = {(r["corruption"], r["severity"]): r for r in baseline}
+    _require_cells(by_cell, [(r["corruption"], r["severity"]) for r in rows])
+    return [by_cell[r["corruption"], r["severity"]] for r in rows]
+
+
+# ---------------------------------------------------------------- the summary
 
 
 def summarise(rows: Sequence[dict], baseline: Sequence[dict] | None = None) -> dict:
@@ -232,6 +358,19 @@ def _mean(values) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
+def percent(fraction: float, digits: int = 1, *, signed: bool = False) -> str:
+    """100 · fraction with `digits` decimals, halves rounded away from zero ("n/a" when
+    not finite): the one formatting of the table and the heat map, so they never
+    disagree. The binary error of the float is dropped first (at 12 decimals), so an
+    accuracy of 0.1225 is 12.25 % and shows as 12.3, whatever the float's last bit."""
+    if not math.isfinite(fraction):
+        return "n/a"
+    exact = Decimal(float(fraction)).quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
+    value = (100 * exact).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    value = abs(value) if value == 0 else value  # no "-0.0"
+    return f"{value:+f}" if signed else f"{value:f}"
+
+
 def markdown(summary: dict, title: str) -> str:
     """The table: accuracy (%) per corruption and severity, the mean, CE and relative
     CE (%, when there is a baseline), then the overall figures."""
@@ -242,59 +381,105 @@ def markdown(summary: dict, title: str) -> str:
              f"{summary['examples']:,} test examples per corruption and severity; accuracy in %.",
              "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]  # fmt: skip
     for name, entry in summary["corruptions"].items():
-        cells = [name, *(f"{100 * entry['accuracy'][s]:.1f}" for s in severities),
-                 f"{100 * entry['mean_accuracy']:.1f}"]  # fmt: skip
+        cells = [name, *(percent(_at(entry["accuracy"], s)) for s in severities),
+                 percent(entry["mean_accuracy"])]  # fmt: skip
         if has_base:
-            cells += [_percent(entry["ce"]), _percent(entry["relative_ce"])]
+            cells += [percent(entry["ce"]), percent(entry["relative_ce"])]
         lines.append("| " + " | ".join(cells) + " |")
     mean = summary["mean_corruption_accuracy"]
-    lines += ["", f"- clean accuracy: {100 * summary['clean_accuracy']:.2f} %",
-              f"- mean accuracy over corruptions: {100 * mean:.2f} %"]  # fmt: skip
+    lines += ["", f"- clean accuracy: {percent(summary['clean_accuracy'], 2)} %",
+              f"- mean accuracy over corruptions: {percent(mean, 2)} %"]  # fmt: skip
     if SEPARATE in summary:
         entry = summary[SEPARATE]
-        text = f"- Gaussian noise on its own: mean accuracy {100 * entry['mean_accuracy']:.2f} %"
+        text = f"- Gaussian noise on its own: mean accuracy {percent(entry['mean_accuracy'], 2)} %"
         if has_base:
-            text += f", CE {_percent(entry['ce'])} %"
+            text += f", CE {percent(entry['ce'])} %"
         lines.append(text)
     if has_base:
         lines += [
-            f"- baseline clean accuracy: {100 * summary['baseline_clean_accuracy']:.2f} %",
-            f"- mCE: {_percent(summary['mce'])} % (without Gaussian noise: "
-            f"{_percent(summary[f'mce_without_{SEPARATE}'])} %)",
-            f"- relative mCE: {_percent(summary['mrelative_ce'])} % (without Gaussian noise: "
-            f"{_percent(summary[f'mrelative_ce_without_{SEPARATE}'])} %)",
+            f"- baseline clean accuracy: {percent(summary['baseline_clean_accuracy'], 2)} %",
+            f"- mCE: {percent(summary['mce'])} % (without Gaussian noise: "
+            f"{percent(summary[f'mce_without_{SEPARATE}'])} %)",
+            f"- relative mCE: {percent(summary['mrelative_ce'])} % (without Gaussian noise: "
+            f"{percent(summary[f'mrelative_ce_without_{SEPARATE}'])} %)",
         ]
     return "\n".join(lines) + "\n"
 
 
-def _percent(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.1f}"
+def _at(by_severity: dict, severity: int) -> float:
+    """A per-severity value of a summary, whether its keys are ints or (read back from
+    JSON) strings."""
+    return by_severity[severity] if severity in by_severity else by_severity[str(severity)]
+
+
+# ---------------------------------------------------------------- the report
 
 
 def write_report(
     rows: Sequence[dict],
     out: str | epath.PathLike,
     title: str,
+    data: dict,
     baseline: Sequence[dict] | None = None,
     baseline_name: str | None = None,
 ) -> dict:
-    """corruptions.csv, corruptions.md, corruptions.json and the heat map
-    corruptions.png in `out`; returns the summary."""
+    """corruptions.csv, corruptions.md, corruptions.json (with the test data `data`
+    they were measured on) and the heat map corruptions.png in `out`; returns the
+    summary. Everything is made in memory first, then each file is written under a
+    temporary name and the four are renamed together: a failure leaves the earlier
+    report as it was, never a partial or mismatched one."""
+    missing = [key for key in DATA_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"the report's test data lacks {missing}")
+    if baseline is not None:
+        baseline = cells_like(baseline, rows)  # only the cells evaluated are compared
     summary = summarise(rows, baseline)
+    summary.update(data)
     if baseline_name:
         summary["baseline"] = baseline_name
     out = ensure_writable_dir(out, "the corruption report")
-    with (out / "corruptions.csv").open("w") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "corruptions.md").write_text(markdown(summary, title))
-    (out / "corruptions.json").write_text(json.dumps(summary, indent=2))
+    files = {
+        "corruptions.csv": _csv_text(rows).encode(),
+        "corruptions.md": markdown(summary, title).encode(),
+        "corruptions.json": strict_json.dumps(summary, indent=2).encode(),
+        "corruptions.png": _heat_map_png(summary, title, baseline),
+    }
+    write_together(out, files)
+    return summary
+
+
+def _csv_text(rows: Sequence[dict]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _heat_map_png(summary: dict, title: str, baseline: Sequence[dict] | None) -> bytes:
+    from experiments.drawing.common import pyplot
     from experiments.drawing.corruptions import draw_heat_map
 
     figure = draw_heat_map(summary, title, baseline=summarise(baseline) if baseline else None)
-    figure.savefig(out / "corruptions.png", dpi=100)
-    import matplotlib.pyplot as plt
+    try:
+        image = io.BytesIO()
+        figure.savefig(image, format="png", dpi=100)
+    finally:
+        pyplot().close(figure)
+    return image.getvalue()
 
-    plt.close(figure)
-    return summary
+
+def write_together(out: epath.Path, files: dict[str, bytes]) -> None:
+    """Each file under a temporary name in `out`, then all renamed: on an error (a full
+    disk) the temporary files are removed and the earlier files stay as they were."""
+    partial = {name: out / f".{name}.partial" for name in files}
+    try:
+        for name, content in files.items():
+            partial[name].write_bytes(content)
+    except OSError as error:
+        for path in partial.values():
+            if path.exists():
+                path.unlink()
+        raise OSError(f"cannot write the corruption report to {out}: {error}") from error
+    for name, path in partial.items():
+        path.replace(out / name)

@@ -7,6 +7,10 @@ python -m experiments.evaluate --table taylor=runs/taylor,sine_net=runs/sine_net
 # Squiggles-C: every corruption and severity, mCE against a baseline's report (or run):
 python -m experiments.evaluate --workdir runs/noisy --corruptions all --examples 2000 \
     --baseline runs/plain/squiggles_c --out runs/noisy/squiggles_c
+
+A Squiggles-C evaluation is a chunked run (`experiments.runs`): its chunks are saved in
+--out as they finish, so the same command resumes an interrupted one, and --out is
+locked while it works and refused if it holds another model's or other settings' results.
 """
 
 import json
@@ -15,8 +19,8 @@ import sys
 from absl import app, flags
 from etils import epath
 
-from experiments import console, corruption_eval, eval_lib
-from squiggles.storage import ensure_writable_dir
+from experiments import console, corruption_eval, eval_lib, train_lib
+from experiments.runs import ChunkedRun
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run to evaluate.")
 _TABLE = flags.DEFINE_string("table", None, "FAMILY=WORKDIR,... runs for the cross-family table.")
@@ -52,18 +56,24 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if bool(_WORKDIR.value) == bool(_TABLE.value):
         raise app.UsageError("give exactly one of --workdir and --table")
-    if _CORRUPTIONS.value and not _WORKDIR.value:
+    corrupting = _CORRUPTIONS.value is not None  # given, even if empty
+    if corrupting and not _CORRUPTIONS.value.strip():  # not a plain evaluation
+        try:
+            corruption_eval.parse_corruptions(_CORRUPTIONS.value)
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
+    if corrupting and not _WORKDIR.value:
         raise app.UsageError("--corruptions evaluates one run: give --workdir")
-    if _CORRUPTIONS.value and _SOURCE.value != "generate":
+    if corrupting and _SOURCE.value != "generate":
         raise app.UsageError(
             "--corruptions makes its test data with the generator (the same examples as the "
             "TFDS dataset squiggles_c); --source=tfds does not apply"
         )
-    if (_BASELINE.value or _SEVERITIES.value != "1,2,3,4,5") and not _CORRUPTIONS.value:
+    if (_BASELINE.value or _SEVERITIES.value != "1,2,3,4,5") and not corrupting:
         raise app.UsageError("--baseline and --severities belong to --corruptions")
     console.setup()
     try:
-        if _CORRUPTIONS.value:
+        if corrupting:
             _evaluate_corruptions()
             return
         if _TABLE.value:
@@ -85,38 +95,58 @@ def main(argv: list[str]) -> None:
         )
         written = [out / name for name in ("metrics.json", "misclassified.png")]
         print("wrote " + " and ".join(str(path) for path in written if path.exists()))
-    except (ValueError, FileNotFoundError, PermissionError) as error:
+    except (ValueError, OSError) as error:  # OSError: a full disk, among others
         sys.exit(f"error: {error}")
 
 
-def _corruption_rows(workdir: str, names, severities) -> list[dict]:
-    state, config = eval_lib.load_run(workdir)
-    family = eval_lib.family_for(config, _FAMILY.value)
-    return corruption_eval.evaluate_corruptions(
-        state, family, config.resolution, _EXAMPLES.value, names, severities
+def _evaluate_corruptions() -> None:
+    """Checks everything it can before any work (the flags, the baseline's report and
+    test data, --out not being the baseline's, the run directories), then evaluates the
+    baseline run (if --baseline is one) and the model, each a resumable chunked run, and
+    writes each report under its directory's lock."""
+    names = corruption_eval.parse_corruptions(_CORRUPTIONS.value)
+    severities = corruption_eval.parse_severities(_SEVERITIES.value)
+    data = corruption_eval.evaluation_data(
+        train_lib.read_config(_WORKDIR.value), _FAMILY.value, _EXAMPLES.value
+    )
+    out, baseline, base_run = epath.Path(_OUT.value), None, None
+    if _BASELINE.value:
+        base = epath.Path(_BASELINE.value)
+        corruption_eval.check_not_baseline(out, base)
+        if (base / "corruptions.csv").exists() or not (base / "config.json").exists():
+            baseline, base_data = corruption_eval.read_report(base)
+            corruption_eval.check_baseline(baseline, names, severities, _EXAMPLES.value,
+                                           data, base_data)  # fmt: skip
+        else:  # a training run: evaluated the same way first, into OUT/baseline
+            corruption_eval.check_not_baseline(out / "baseline", base)
+            base_config = train_lib.read_config(base)
+            corruption_eval.check_same_data(
+                data, corruption_eval.evaluation_data(base_config, _FAMILY.value, _EXAMPLES.value)
+            )
+            base_run = _run(out / "baseline", _BASELINE.value, names, severities)
+    run = _run(out, _WORKDIR.value, names, severities)
+    if base_run is not None:
+        baseline = _evaluate(base_run, f"{_BASELINE.value} (baseline)")
+    _evaluate(run, _WORKDIR.value, baseline, _BASELINE.value)
+    print((out / "corruptions.md").read_text())
+    print(f"wrote {out / 'corruptions.md'}, corruptions.csv, corruptions.json, corruptions.png")
+
+
+def _run(out: epath.Path, workdir: str, names, severities) -> ChunkedRun:
+    return corruption_eval.corruption_run(
+        out, workdir, _EXAMPLES.value, names, severities, family=_FAMILY.value
     )
 
 
-def _evaluate_corruptions() -> None:
-    names = corruption_eval.parse_corruptions(_CORRUPTIONS.value)
-    severities = corruption_eval.parse_severities(_SEVERITIES.value)
-    ensure_writable_dir(_OUT.value, "the corruption report")  # before any work
-    baseline, baseline_name = None, _BASELINE.value
-    if _BASELINE.value:
-        base = epath.Path(_BASELINE.value)
-        if (base / "corruptions.csv").exists() or not (base / "config.json").exists():
-            baseline = corruption_eval.read_rows(base)
-            corruption_eval.check_baseline(baseline, names, severities, _EXAMPLES.value)
-        else:  # a training run: evaluate it the same way first
-            baseline = _corruption_rows(_BASELINE.value, names, severities)
-            corruption_eval.write_report(
-                baseline, epath.Path(_OUT.value) / "baseline", f"{_BASELINE.value} (baseline)"
-            )
-    rows = _corruption_rows(_WORKDIR.value, names, severities)
-    corruption_eval.write_report(rows, _OUT.value, _WORKDIR.value, baseline, baseline_name)
-    out = epath.Path(_OUT.value)
-    print((out / "corruptions.md").read_text())
-    print(f"wrote {out / 'corruptions.md'}, corruptions.csv, corruptions.json, corruptions.png")
+def _evaluate(run: ChunkedRun, title: str, baseline=None, baseline_name=None) -> list:
+    """A model's rows, computed by its chunked run (resumed where it stopped), and its
+    report in the run's directory."""
+    rows = corruption_eval.evaluate_corruptions(run)
+    with run.locked():  # no other run writes here while the report is written
+        corruption_eval.write_report(
+            rows, run.out, title, corruption_eval.run_data(run), baseline, baseline_name
+        )
+    return rows
 
 
 if __name__ == "__main__":

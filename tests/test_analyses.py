@@ -217,7 +217,7 @@ def test_pixel_range_none_turns_clipping_off():
 def test_analyses_are_found_by_name():
     assert analyses.names() == [
         "boundary", "ford_church", "ford_distance", "ford_latent", "ford_rates", "latent",
-        "noise", "pixel",
+        "noise", "pixel", "squiggles_c",
     ]  # fmt: skip
     for name in analyses.names():
         module = analyses.load(name)

@@ -1,43 +1,60 @@
 """The Squiggles-C heat map: accuracy per corruption (rows) and severity (columns),
-and, beside a baseline, the change in accuracy against it."""
+and, beside a baseline, the change in accuracy against it. Every number it prints is
+formatted as the report's table formats it (`corruption_eval.percent`), so the two
+never disagree."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from experiments.corruption_eval import percent
 from experiments.drawing.common import pyplot
 
 
-def accuracy_grid(summary: dict) -> tuple[list[str], list[str], np.ndarray]:
-    """Row names, column names (severities, then the mean) and accuracies (%)."""
-    names = list(summary["corruptions"])
-    severities = summary["severities"]
+def accuracy_grid(
+    summary: dict, names: list[str] | None = None, severities: list[int] | None = None
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Row names, column names (severities, then the mean) and accuracies (fractions),
+    for the corruptions `names` at `severities` (default: the summary's own, in its
+    order), looked up by name, so a baseline's grid lines up with the model's."""
+    names = list(summary["corruptions"]) if names is None else names
+    severities = summary["severities"] if severities is None else severities
+    missing = [n for n in names if n not in summary["corruptions"]]
+    if missing:
+        raise ValueError(f"the baseline has no results for {missing}")
     grid = np.array([
-        [summary["corruptions"][n]["accuracy"][s] for s in severities]
+        [_at(summary["corruptions"][n]["accuracy"], s) for s in severities]
         + [summary["corruptions"][n]["mean_accuracy"]]
         for n in names
     ])  # fmt: skip
-    return names, [str(s) for s in severities] + ["mean"], 100 * grid
+    return names, [str(s) for s in severities] + ["mean"], grid
+
+
+def _at(by_severity: dict, severity: int) -> float:
+    key = severity if severity in by_severity else str(severity)
+    if key not in by_severity:
+        raise ValueError(f"the baseline has no results at severity {severity}")
+    return by_severity[key]
 
 
 def _panel(figure, ax, grid, rows, columns, title, cmap, vmin, vmax, label, signed=False):
-    image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    """`grid` in fractions, drawn and labelled in percent (or percentage points)."""
+    image = ax.imshow(100 * grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_xticks(range(len(columns)), columns)
     ax.set_yticks(range(len(rows)), [r.replace("_", " ") for r in rows])
     ax.set_xlabel("severity")
     ax.set_title(title, fontsize=10)
     for (r, c), value in np.ndenumerate(grid):
-        text = f"{value:+.0f}" if signed else f"{value:.0f}"
-        shade = (value - vmin) / (vmax - vmin)
+        shade = (100 * value - vmin) / (vmax - vmin)
         dark = abs(shade - 0.5) > 0.3 if signed else shade < 0.5  # white text on dark cells
-        ax.text(c, r, text, ha="center", va="center", fontsize=7,
+        ax.text(c, r, percent(value, signed=signed), ha="center", va="center", fontsize=6.5,
                 color="white" if dark else "black")  # fmt: skip
     figure.colorbar(image, ax=ax, label=label, shrink=0.8)
 
 
 def draw_heat_map(summary: dict, title: str, baseline: dict | None = None):
     """A Figure: the accuracy heat map, and beside a baseline the difference
-    (this model minus the baseline, in percentage points)."""
+    (this model minus the baseline, in percentage points) on the same cells."""
     plt = pyplot()
     rows, columns, grid = accuracy_grid(summary)
     panels = 1 if baseline is None else 2
@@ -45,18 +62,16 @@ def draw_heat_map(summary: dict, title: str, baseline: dict | None = None):
         1, panels, figsize=(5.2 * panels + 0.5, 0.32 * len(rows) + 2), squeeze=False,
         layout="constrained",
     )  # fmt: skip
-    clean = 100 * summary["clean_accuracy"]
-    low = min(50.0, 10 * np.floor(grid.min() / 10))  # chance is 50 % or below
-    _panel(figure, axes[0, 0], grid, rows, columns, f"accuracy (%); clean {clean:.1f} %",
+    clean = percent(summary["clean_accuracy"], 2)
+    low = min(50.0, 10 * np.floor(100 * grid.min() / 10))  # chance is 50 % or below
+    _panel(figure, axes[0, 0], grid, rows, columns, f"accuracy (%); clean {clean} %",
            "viridis", low, 100, "accuracy (%)")  # fmt: skip
     if baseline is not None:
-        _, _, base = accuracy_grid(baseline)
-        if base.shape != grid.shape:
-            raise ValueError("the baseline was evaluated on other corruptions or severities")
+        _, _, base = accuracy_grid(baseline, rows, summary["severities"])
         change = grid - base
-        limit = max(float(np.abs(change).max()), 1.0)
+        limit = max(100 * float(np.abs(change).max()), 1.0)
         mce = summary.get("mce")
-        note = f"; mCE {100 * mce:.0f} %" if mce is not None else ""
+        note = f"; mCE {percent(mce)} %" if mce is not None else ""
         _panel(figure, axes[0, 1], change, rows, columns, f"minus baseline (points){note}",
                "RdBu", -limit, limit, "accuracy change (points)", signed=True)  # fmt: skip
     figure.suptitle(title, fontsize=11)
