@@ -111,7 +111,9 @@ def check_latents(latents, labels, family: squiggles.Family):
     if labels.shape != latents.shape[:1]:
         raise ValueError(f"labels must have shape ({len(latents)},), one per latent, "
                          f"got {labels.shape}")  # fmt: skip
-    return latents, labels.astype(np.int32)
+    if not len(latents):
+        raise ValueError(f"latents must hold at least one latent, got shape {latents.shape}")
+    return latents, noise.check_labels(labels)
 
 
 def outcome_passes(
@@ -125,7 +127,8 @@ def outcome_passes(
     noise.check_positive_integer(batch, "batch")
     sigma = noise.check_sigmas(sigma, len(latents), "sigma_z")
     per_pass = min(noise.draws_per_pass(len(latents), batch), samples)
-    model = latent_logits(logits_fn, family, resolution)
+    model, labels = noise.check_model(latent_logits(logits_fn, family, resolution), latents,
+                                      labels)  # fmt: skip
     for number in range(math.ceil(samples / per_pass)):
         used = min(per_pass, samples - number * per_pass)
         z = _noisy_latents(latents, sigma, key, number, per_pass=per_pass)
@@ -166,11 +169,13 @@ def latent_sigma_at_error_rate(
     logits_fn, latents, labels, mu: float = 0.01, *, against: str, family: squiggles.Family,
     resolution: int, samples: int = 1000, key: jax.Array, low: float = 0.0,
     high: float = 4.0, tol: float = 1e-2, batch: int = noise.DEFAULT_BATCH,
+    strict: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """σ(z, μ) per latent by bisection on one fixed set of draws, against the model (the
     fraction of draws it classifies otherwise than the clean label) or against the truth
     (the fraction whose Shapely label differs: the true boundary's own σ). 0 where the
-    model is wrong on the clean latent; inf where the rate stays below μ at `high`."""
+    model is wrong on the clean latent; inf where the rate stays below μ at `high`. The
+    rate reaches μ at >= μ, or at > μ with `strict`, as `noise.sigma_at_error_rate`."""
     if against not in Against:
         raise ValueError(f"against must be one of {Against}, got {against!r}")
     labels_column = np.asarray(labels, np.int32)[:, None]
@@ -185,7 +190,8 @@ def latent_sigma_at_error_rate(
             differ += np.sum(judged != labels_column, axis=1)
         return differ / samples
 
-    return noise.bisect_sigma(rate_at, len(labels_column), mu, low=low, high=high, tol=tol)
+    return noise.bisect_sigma(rate_at, len(labels_column), mu, low=low, high=high, tol=tol,
+                              strict=strict)  # fmt: skip
 
 
 class LatentErrorDistance(NamedTuple):
@@ -207,8 +213,10 @@ def latent_distance_to_error(
     step ε/150) until the model's class differs from the clean label, then a bisection
     on the segment; the true label of the point found is recomputed with Shapely."""
     latents, labels = check_latents(latents, labels, family)
-    model = latent_logits(logits_fn, family, resolution)
+    model, labels = noise.check_model(latent_logits(logits_fn, family, resolution), latents,
+                                      labels)  # fmt: skip
     noise.check_positive_integer(steps, "steps")
+    noise.check_integer(bisection_steps, "bisection_steps", 0)
     noise.check_epsilon(epsilon)
     noise.check_finite_logits(model(latents), "latents")
     radius = jnp.full(len(latents), epsilon, latents.dtype)

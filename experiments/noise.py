@@ -14,9 +14,11 @@ set PGD finds are then subsets of one space, R^(R·R).
 Pixel space:
   error_rate            μ(x, σ): the fraction of x + σ·n, n ~ N(0, I), misclassified,
                         with a 95 % Clopper–Pearson interval;
-  sigma_at_error_rate   σ(x, μ) by bisection on one fixed set of draws (the authors' way);
+  sigma_at_error_rate   σ(x, μ) by bisection on one fixed set of draws, as Ford et al.'s
+                        code (which counts a rate > μ, `strict`; >= μ by default);
   distance_to_error     ℓ2 PGD that stops at the first error, then a bisection on the
-                        segment to it: an upper bound on the distance to the error set;
+                        segment to it: an upper bound on the distance to the error set
+                        (ball `pgd_radius`: this project's, or Ford et al.'s code's);
   halfspace_distance    −σ·Φ⁻¹(μ), the distance if the error set were a half-space (Eq. 1),
                         and the Gaussian isoperimetric bound on the median noisy distance;
   median_noisy_distance distance_to_error from K noisy samples of each image.
@@ -48,9 +50,12 @@ LogitsFn = Callable[[jax.Array], jax.Array]
 
 DEFAULT_BATCH = 1024  # images classified per forward pass, at most
 CONFIDENCE = 0.95  # of the Clopper–Pearson intervals
-STEP_DIVISOR = 150  # PGD step ε/150, as the authors
+STEP_DIVISOR = 150  # PGD step ε/150, as Ford et al.'s code from a clean image
 PGD_BLOCK = 10  # PGD steps between drops of the inputs that already have an error
 HALF_SPACE_FACTOR = float(stats.norm.isf(0.01))  # −Φ⁻¹(1 %) = 2.326: d = 2.326·σ(x, 1 %)
+RADIUS_RULES = ("norm", "coordinate")  # how `pgd_radius` turns σ into the PGD ball
+NORM_QUANTILE = 0.99  # "norm": of the norm of the noise (this project's)
+COORDINATE_QUANTILE = 1 - 1e-5  # "coordinate": of one noise coordinate (Ford et al.'s code)
 
 
 def halfspace_factor(mu: float) -> float:
@@ -62,23 +67,84 @@ def halfspace_factor(mu: float) -> float:
 
 
 def check_inputs(images, labels) -> tuple[jax.Array, jax.Array]:
-    """Images (N, R, R) and integer labels (N,), or a ValueError naming the shapes."""
-    images, labels = jnp.asarray(images), jnp.asarray(labels)
+    """At least one image (N, R, R) and a label per image, each a class index (a whole
+    number >= 0), or a ValueError naming the shapes or the first bad label."""
+    images, labels = jnp.asarray(images), np.asarray(labels)
     if images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must have shape (N, R, R), got {images.shape}")
+    if not images.shape[0]:
+        raise ValueError(f"images must hold at least one image, got shape {images.shape}")
     if labels.shape != images.shape[:1]:
         raise ValueError(
             f"labels must have shape ({images.shape[0]},), one per image, got {labels.shape}"
         )
     if not jnp.issubdtype(images.dtype, jnp.floating):
         raise ValueError(f"images must be floating point, got {images.dtype}")
-    return images, labels.astype(jnp.int32)
+    return images, jnp.asarray(check_labels(labels))
+
+
+def check_labels(labels, classes: int | None = None) -> np.ndarray:
+    """Labels as int32 class indices: whole numbers >= 0 (bool, integers, or floats such as
+    1.0), below `classes` when given; else a ValueError naming the first bad label."""
+    labels = np.asarray(labels)
+    if labels.dtype == bool:
+        labels = labels.astype(np.int32)
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+        raise ValueError(f"labels must be class indices (whole numbers >= 0), got dtype "
+                         f"{labels.dtype}")  # fmt: skip
+    top = math.inf if classes is None else classes
+    with np.errstate(invalid="ignore"):
+        bad = ~((labels >= 0) & (labels < top) & (np.floor(labels) == labels))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        expected = "(whole numbers >= 0)" if classes is None else f"in {class_set(classes)}"
+        raise ValueError(f"labels must be class indices {expected}, got {labels[first].item()!r}"
+                         f" at index {first}")  # fmt: skip
+    return labels.astype(np.int32)
+
+
+def class_set(classes: int) -> str:
+    return "{0, 1}" if classes == 2 else f"{{0, ..., {classes - 1}}}"
+
+
+def _apply(logits_fn, images):
+    return logits_fn(images)
+
+
+def check_model(logits_fn: LogitsFn, images, labels) -> tuple[jax.tree_util.Partial, jax.Array]:
+    """`logits_fn` as a pytree, after checking (by shape only, nothing is computed) that it
+    gives logits (N, C), C >= 2, for N images, and that every label is below C: a model
+    returning (N,) or a label 2 for two classes would otherwise count every draw wrong."""
+    logits_fn = as_pytree(logits_fn)
+    shape = jax.eval_shape(_apply, logits_fn, jax.ShapeDtypeStruct(images.shape, images.dtype))
+    shape = getattr(shape, "shape", None)
+    if shape is None or len(shape) != 2 or shape[0] != len(images) or shape[1] < 2:
+        raise ValueError(f"logits_fn must return logits of shape (N, C), C >= 2, for N images; "
+                         f"got {shape} for {len(images)} images")  # fmt: skip
+    return logits_fn, jnp.asarray(check_labels(labels, shape[1]))
+
+
+def check_integer(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_positive_integer(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return check_integer(value, name, 1)
+
+
+def check_sigma(sigma, name: str = "sigma") -> float:
+    """One noise level: a finite number >= 0 (not an array: see `check_sigmas`)."""
+    if np.ndim(sigma) != 0:
+        raise ValueError(f"{name} must be one number (finite, >= 0), got an array of shape "
+                         f"{np.shape(sigma)}")  # fmt: skip
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real | np.ndarray | jax.Array):
+        raise ValueError(f"{name} must be a finite number >= 0, got {sigma!r}")
+    value = float(sigma)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {sigma!r}")
+    return value
 
 
 def check_sigmas(sigma, count: int, name: str = "sigma") -> jax.Array:
@@ -197,8 +263,9 @@ def count_errors(
     samples = check_positive_integer(samples, "samples")
     check_positive_integer(batch, "batch")
     sigma = check_sigmas(sigma, len(images))
+    model, labels = check_model(logits_fn, images, labels)
     errors, finite = _count_errors(
-        as_pytree(logits_fn), images, labels, sigma, key, samples=samples,
+        model, images, labels, sigma, key, samples=samples,
         per_pass=min(draws_per_pass(len(images), batch), samples),
     )  # fmt: skip
     if not bool(finite):
@@ -250,36 +317,46 @@ def accuracy_in_noise(
 
 def bisect_sigma(
     rate_at: Callable[[np.ndarray], np.ndarray], count: int, mu: float, *,
-    low: float, high: float, tol: float,
+    low: float, high: float, tol: float, strict: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """Per image the smallest σ in [low, high] (to `tol`) whose error rate `rate_at(σ)`
     (σ and rates of shape (count,)) reaches μ, assuming the rate grows with σ: `high`
-    ends within tol above the crossing. 0 where the rate at `low` already reaches μ;
-    inf where it stays below μ at `high`. All images move together, one call a step."""
+    ends within tol above the crossing. A rate reaches μ when it is >= μ, or > μ with
+    `strict` (Ford et al.'s code). 0 where the rate at `low` already reaches μ; inf where
+    it stays below at `high`. All images move together, one call a step."""
     mu = check_rate(mu)
     if not (0 <= low < high < math.inf):
         raise ValueError(f"need 0 <= low < high < inf, got low={low}, high={high}")
     if not (0 < tol < high - low):
         raise ValueError(f"tol must be in (0, high - low = {high - low}), got {tol}")
-    at_low = rate_at(np.full(count, low)) >= mu
-    at_high = rate_at(np.full(count, high)) >= mu
+    if not isinstance(strict, bool):
+        raise ValueError(f"strict must be True or False, got {strict!r}")
+
+    def reached(sigma: np.ndarray) -> np.ndarray:
+        rate = rate_at(sigma)
+        return rate > mu if strict else rate >= mu
+
+    at_low = reached(np.full(count, low))
+    at_high = reached(np.full(count, high))
     lower, upper = np.full(count, float(low)), np.full(count, float(high))
     for _ in range(math.ceil(math.log2((high - low) / tol))):
         middle = (lower + upper) / 2
-        reached = rate_at(middle) >= mu
-        upper, lower = np.where(reached, middle, upper), np.where(reached, lower, middle)
+        above = reached(middle)
+        upper, lower = np.where(above, middle, upper), np.where(above, lower, middle)
     return np.where(at_low, low, np.where(at_high, upper, np.inf))
 
 
 def sigma_at_error_rate(
     logits_fn: LogitsFn, images, labels, mu: float = 0.01, *, samples: int = 1000,
     key: jax.Array, low: float = 0.0, high: float = 1.0, tol: float = 1e-3,
-    batch: int = DEFAULT_BATCH,
+    batch: int = DEFAULT_BATCH, strict: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """σ(x, μ) per image: the noise level at which a fraction μ of draws is misclassified,
-    by bisection on one fixed set of `samples` draws reused at every σ (the authors'
-    method). 0 for an image misclassified clean (its rate at σ = 0 is 1); inf for one
-    whose rate stays below μ at `high` (summaries count these)."""
+    by bisection on one fixed set of `samples` draws reused at every σ (as Ford et al.'s
+    code). The rate reaches μ at >= μ by default, at > μ with `strict` (their code's
+    rule: one draw more, e.g. 11 of 1,000 for 1 %, so a slightly larger σ). 0 for an
+    image misclassified clean (its rate at σ = 0 is 1); inf for one whose rate stays
+    below μ at `high` (summaries count these)."""
     images, labels = check_inputs(images, labels)
     samples = check_positive_integer(samples, "samples")
 
@@ -287,14 +364,38 @@ def sigma_at_error_rate(
         return count_errors(logits_fn, images, labels, sigma, samples=samples, key=key,
                             batch=batch) / samples  # fmt: skip
 
-    return bisect_sigma(rate_at, len(images), mu, low=low, high=high, tol=tol)
+    return bisect_sigma(rate_at, len(images), mu, low=low, high=high, tol=tol, strict=strict)
+
+
+def check_rates(mu, name: str = "mu") -> np.ndarray:
+    """Error rates (a number or an array), each in [0, 1], as float64."""
+    return _checked_values(mu, name, "error rates in [0, 1]", lambda v: (v >= 0) & (v <= 1))
+
+
+def _checked_values(value, name: str, expected: str, valid) -> np.ndarray:
+    """`value` (a real number or array) as float64 where `valid` holds for every element;
+    else a ValueError naming the first value that fails."""
+    if isinstance(value, bool) or not np.issubdtype(np.asarray(value).dtype, np.number):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    values = np.asarray(value, np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~valid(values)
+    if np.any(bad):
+        first = values[bad].flat[0]
+        where = "" if values.ndim == 0 else f" ({int(bad.sum())} of {values.size} bad)"
+        raise ValueError(f"{name} must be {expected}, got {float(first)!r}{where}")
+    return values
 
 
 def halfspace_distance(sigma, mu):
     """−σ·Φ⁻¹(μ) (Ford et al., Eq. 1): the distance to a half-space error set whose error
-    rate in noise σ is μ; 0 where μ ≥ ½. Also the Gaussian isoperimetric bound: the median
-    distance from N(x, σ²I) samples to any error set of rate μ is at most this."""
-    sigma, mu = jnp.asarray(sigma, jnp.float32), jnp.asarray(mu, jnp.float32)
+    rate in noise σ is μ; 0 where μ ≥ ½ or σ = 0, inf where μ = 0 (no error in noise).
+    Also the Gaussian isoperimetric bound: the median distance from N(x, σ²I) samples to
+    any error set of rate μ is at most this. σ finite >= 0 and μ in [0, 1], scalars or
+    arrays that broadcast; else a ValueError."""
+    sigmas = _checked_values(sigma, "sigma", "finite and >= 0",
+                             lambda v: np.isfinite(v) & (v >= 0))  # fmt: skip
+    sigma, mu = jnp.asarray(sigmas, jnp.float32), jnp.asarray(check_rates(mu), jnp.float32)
     distance = -sigma * jax.scipy.special.ndtri(jnp.minimum(mu, 0.5))
     return jnp.where((mu >= 0.5) | (sigma == 0), 0.0, distance)  # σ = 0: no noise, no distance
 
@@ -313,10 +414,20 @@ class ErrorDistance(NamedTuple):
     point: np.ndarray
 
 
-def pgd_radius(sigma: float, dimension: int, quantile: float = 0.99) -> float:
-    """The authors' ball: max(2·q, 1), q the `quantile` of the norm of σ·n in `dimension`
-    dimensions, so that PGD can reach any error that the noise reaches."""
-    q = sigma * math.sqrt(stats.chi2.ppf(quantile, dimension))
+def pgd_radius(sigma: float, dimension: int, rule: str = "norm") -> float:
+    """The PGD ball of `distance_to_error`, max(2·q, 1) for noise at σ, by `rule`:
+    "norm" (this project's choice): q the 99th percentile of the norm of σ·n in
+    `dimension` dimensions, so that PGD can reach any error the noise reaches (12.3 at
+    σ = 0.1 and R = 60); "coordinate" (Ford et al.'s code): q the 99.999th percentile of
+    one coordinate σ·n_i, 4.265·σ whatever the dimension (1 for σ <= 0.117)."""
+    sigma = check_sigma(sigma)
+    check_positive_integer(dimension, "dimension")
+    if rule == "norm":
+        q = sigma * math.sqrt(stats.chi2.ppf(NORM_QUANTILE, dimension))
+    elif rule == "coordinate":
+        q = sigma * float(stats.norm.ppf(COORDINATE_QUANTILE))
+    else:
+        raise ValueError(f"rule must be one of {RADIUS_RULES}, got {rule!r}")
     return max(2 * q, 1.0)
 
 
@@ -403,6 +514,7 @@ def _bisect_to_error(logits_fn, x0, end, labels, *, steps):
 def refine_to_error(logits_fn: LogitsFn, x0, end, labels, found, *, steps: int):
     """The bisection of `distance_to_error` on its own: where `found`, the point of the
     segment x0 → end nearest x0 found misclassified; x0 elsewhere."""
+    steps = check_integer(steps, "bisection_steps", 0)
     refined = _bisect_to_error(as_pytree(logits_fn), x0, end, labels, steps=steps)
     return jnp.where(jnp.asarray(found).reshape((-1,) + (1,) * (x0.ndim - 1)), refined, x0)
 
@@ -410,28 +522,37 @@ def refine_to_error(logits_fn: LogitsFn, x0, end, labels, found, *, steps: int):
 def distance_to_error(
     logits_fn: LogitsFn, images, labels, *, steps: int = 200, key: jax.Array | None = None,
     epsilon: float | None = None, sigma: float = 0.1, bisection_steps: int = 10,
+    radius: str = "norm",
 ) -> ErrorDistance:  # fmt: skip
     """Per image, the ℓ2 distance to the nearest error found: PGD that stops at the first
-    misclassified iterate (ball ε, default `pgd_radius(sigma, R·R)`, the authors'
-    max(2q, 1); step ε/150, `steps` at most), then `bisection_steps` halvings on the
+    misclassified iterate (ball ε, default `pgd_radius(sigma, R·R, radius)`: max(2q, 1),
+    q of the noise norm by default, of one coordinate with radius="coordinate" as Ford et
+    al.'s code; step ε/150, `steps` at most), then `bisection_steps` halvings on the
     segment from the image to that error, so the distance is tight along that direction.
     Never above the unrefined norm. 0 for an image misclassified clean; inf where PGD
     found no error. `key` is unused (PGD starts at the image) and kept for a uniform API."""
     del key
     images, labels = check_inputs(images, labels)
     check_positive_integer(steps, "steps")
-    if epsilon is None:
-        epsilon = pgd_radius(sigma, images.shape[1] * images.shape[2])
-    check_epsilon(epsilon)
+    bisection_steps = check_integer(bisection_steps, "bisection_steps", 0)
+    epsilon = check_radius(epsilon, sigma, radius, images.shape[1] * images.shape[2])
+    logits_fn, labels = check_model(logits_fn, images, labels)
     check_finite_logits(logits_fn(images), "images")
-    radius = jnp.full(len(images), epsilon, images.dtype)
-    end, found = pgd_to_first_error(logits_fn, images, labels, radius, steps=steps)
+    ball = jnp.full(len(images), epsilon, images.dtype)
+    end, found = pgd_to_first_error(logits_fn, images, labels, ball, steps=steps)
     point = refine_to_error(logits_fn, images, jnp.asarray(end), labels, found,
                             steps=bisection_steps)  # fmt: skip
     unrefined = np.where(found, attacks.norms(end - np.asarray(images)), np.inf)
     refined = np.minimum(attacks.norms(np.asarray(point - images)), unrefined)
     return ErrorDistance(np.where(found, refined, np.inf), np.asarray(found), unrefined,
                          np.asarray(point))  # fmt: skip
+
+
+def check_radius(epsilon, sigma, radius: str, dimension: int) -> float:
+    """The PGD ball: `epsilon` if given (a finite number > 0), else `pgd_radius` of
+    `sigma`, which is checked either way so that a bad σ is never silently unused."""
+    default = pgd_radius(sigma, dimension, radius)
+    return default if epsilon is None else check_epsilon(epsilon)
 
 
 class NoisyDistance(NamedTuple):
@@ -448,17 +569,21 @@ class NoisyDistance(NamedTuple):
 def median_noisy_distance(
     logits_fn: LogitsFn, images, labels, sigma: float, *, points: int = 1000,
     steps: int = 200, key: jax.Array, epsilon: float | None = None, bisection_steps: int = 10,
-    batch: int = DEFAULT_BATCH,
+    batch: int = DEFAULT_BATCH, radius: str = "norm",
 ) -> NoisyDistance:  # fmt: skip
     """For each image, `distance_to_error` from `points` samples of N(x, σ²I) (labelled
     with the clean label), and their median. For an error set of rate μ at σ, the
     isoperimetric inequality bounds that median by `halfspace_distance(σ, μ)`. Sample k
     of every image is drawn from fold_in(key, k); PGD runs on max(1, batch // N) samples of
-    every image at a time."""
+    every image at a time. The PGD ball is `epsilon`, or `pgd_radius(sigma, R·R, radius)`."""
     images, labels = check_inputs(images, labels)
     points = check_positive_integer(points, "points")
     per_pass = min(draws_per_pass(len(images), check_positive_integer(batch, "batch")), points)
-    sigma = float(check_sigmas(sigma, 1)[0])
+    sigma = check_sigma(sigma)
+    check_integer(steps, "steps")
+    check_integer(bisection_steps, "bisection_steps", 0)
+    epsilon = check_radius(epsilon, sigma, radius, images.shape[1] * images.shape[2])
+    check_model(logits_fn, images, labels)
     distances = []
     for first in range(0, points, per_pass):
         drawn = range(first, min(first + per_pass, points))
