@@ -123,7 +123,16 @@ def tfds_rate(config, count: int) -> tuple[float, float]:
         return source_rate(data.train_batches(config, 0), config.batch_size, count)
 
 
-def main() -> None:
+def check_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Each count of steps or batches must be at least 1: the rates divide by them (a
+    usage error naming the flag, not a ZeroDivisionError after minutes of work)."""
+    for flag in ("steps", "source_batches"):
+        value = getattr(args, flag)
+        if value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="taylor_paper", help="experiments/configs/ module")
     parser.add_argument("--batch", type=int, default=None, help="default: the config's")
@@ -131,7 +140,8 @@ def main() -> None:
     parser.add_argument("--source-batches", type=int, default=20)
     parser.add_argument("--dtype", default=None, help="compute dtype, e.g. bfloat16")
     parser.add_argument("--tfds", action="store_true", help="also time the TFDS source")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    check_counts(parser, args)
     try:
         config = importlib.import_module(f"experiments.configs.{args.config}").get_config()
     except ModuleNotFoundError:

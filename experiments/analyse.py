@@ -15,13 +15,12 @@ summarise the first examples. Writes summary.json and one CSV per analysis in --
 fingerprint of the weights) or other settings of an analysis, or while another run uses it.
 """
 
-import json
 import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import console, runs
+from experiments import config_overrides, console, runs, strict_json
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Analysis config file (experiments/configs/analyses/), ':names' to choose."
@@ -41,14 +40,13 @@ def main(argv: list[str]) -> None:
         summary = runs.ChunkedRun(_OUT.value, _WORKDIR.value, _CONFIG.value).run()
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
-    print(json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2))
+    print(strict_json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2))
 
 
 def run_with_default_config(config: str) -> None:
     """Runs this binary with `config` as the default of --config (for the aliases)."""
-    flags.FLAGS.set_default("config", config)
-    app.run(main)
+    config_overrides.run(main, default_config=config)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    config_overrides.run(main)

@@ -7,7 +7,13 @@ a problem. `setup()` keeps INFO lines of this project's packages only, and warni
 errors of everyone. TensorFlow's C++ start-up lines (`failed call to cuInit` without a
 GPU) are handled where TensorFlow is loaded, by `squiggles_tfds.quiet`.
 
-Set SQUIGGLES_SHOW_ALL_LOGS=1, or pass --verbosity=1, to see every library's lines again.
+Our INFO lines (training's progress, validation and checkpoints) reach the console as bare
+lines, like what the other binaries print. absl's prefix (level, time, thread, file:line)
+stays on warnings, and on every line of a log file if absl is asked to write one
+(`use_absl_log_file`); --showprefixforinfo puts it back on the console.
+
+Set SQUIGGLES_SHOW_ALL_LOGS=1, or pass --verbosity=1, to see every library's lines again,
+with their prefixes.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import os
 import pathlib
 
+from absl import flags
 from absl import logging as absl_logging
 
 SHOW_ALL = "SQUIGGLES_SHOW_ALL_LOGS"
@@ -58,6 +65,9 @@ def setup() -> None:
     handler = absl_logging.get_absl_handler()
     if not any(isinstance(f, ProjectLinesFilter) for f in handler.filters):
         handler.addFilter(ProjectLinesFilter())
+    # absl leaves the prefix off INFO lines written to stderr only (never to a log file).
+    if not flags.FLAGS["showprefixforinfo"].present:
+        flags.FLAGS["showprefixforinfo"].value = False
 
 
 def tensorflow_without_gpus():

@@ -12,6 +12,7 @@ from etils import epath
 
 import squiggles
 from experiments import data, metrics, restore, train_lib
+from squiggles import tfds_extra
 from squiggles.preview import draw_class_grids
 from squiggles.storage import ensure_writable_dir
 
@@ -25,7 +26,7 @@ def load_run(workdir: str) -> tuple[train_lib.TrainState, ml_collections.ConfigD
     batches over them."""
     try:
         return train_lib.restore_state(workdir)
-    except (FileNotFoundError, restore.CheckpointError):
+    except (FileNotFoundError, restore.CheckpointError, train_lib.ConfigFileError):
         raise
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(
@@ -56,6 +57,7 @@ def test_batches(
     if source == "generate":
         return data.evaluation_batches(family, config.resolution, count, stream=data.TEST_STREAM)
     if source == "tfds":
+        tfds_extra.require("--source=tfds", ValueError)
         return _tfds_test_batches(config, tfds_name or f"squiggles/{family.name}", data_dir, count)
     raise ValueError(f"unknown source {source!r}; expected 'generate' or 'tfds'")
 

@@ -11,22 +11,30 @@ of the first --church_examples.
 Settings come from --config (default experiments/configs/analyses/ford.py, the paper's);
 the flags below set the common ones, and --config.<analysis>.<field> any other. It is
 three runs of `experiments.analyse` in one directory (resumable, settings and model
-checked, progress with ETA): run it again to resume or extend.
+checked, progress with ETA): run it again to resume or extend. A smoke test at tiny
+sizes, under a minute of CPU time on a tiny model:
+
+    python -m experiments.noise_analysis --config experiments/configs/analyses/tiny.py:ford \
+        --workdir /tmp/tiny --out /tmp/tiny_ford --examples 4 --distance_examples 4 \
+        --church_examples 1
 """
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import console, ford_stages
+from experiments import config_overrides, console, ford_stages, strict_json
 
 CONFIG = pathlib.Path(__file__).parent / "configs" / "analyses" / "ford.py"
-_CONFIG = config_flags.DEFINE_config_file("config", str(CONFIG), "Ford analyses config file.")
+# No default here: `config_overrides.run` sets it, so that it is loaded (and its
+# overrides checked) while the flags are parsed, not at import.
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Ford analyses config file (default experiments/configs/analyses/ford.py)."
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run whose latest checkpoint to analyse.")
 _OUT = flags.DEFINE_string("out", None, "Directory for chunks, summary.json and CSVs.")
 _EXAMPLES = flags.DEFINE_integer("examples", 200, "Test images for error rates and σ(x, μ).")
@@ -58,8 +66,8 @@ def main(argv: list[str]) -> None:
         summary = ford_stages.run_all(_OUT.value, _WORKDIR.value, config, examples)
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
-    print(json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2))
+    print(strict_json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    config_overrides.run(main, default_config=str(CONFIG))

@@ -22,6 +22,7 @@ from flax.training import train_state
 from experiments import data, locking, metrics, metrics_io, parallel
 from experiments.models import DTYPES, ResNet
 from experiments.restore import restore_newest
+from squiggles import tfds_extra
 from squiggles.storage import ensure_writable_dir
 
 # Fields that define what a checkpoint is; a workdir must not be resumed with others.
@@ -31,6 +32,11 @@ IDENTITY_FIELDS = ("seed", "family", "order", "width", "resolution", "model", "o
 
 class TrainState(train_state.TrainState):
     batch_stats: Any
+
+
+class ConfigFileError(ValueError):
+    """A run's config.json that is not what training writes (damaged or incomplete):
+    named as such, never taken for a checkpoint of another model."""
 
 
 def make_model(config: ml_collections.ConfigDict) -> ResNet:
@@ -209,6 +215,7 @@ def _check_data(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"data.source must be 'online' or 'tfds', got {source!r}")
     _check_integer(config, "data.prefetch", 0)
     if source == "tfds":
+        tfds_extra.require("data.source=tfds", ValueError)
         _check_integer(config, "data.shuffle_buffer", 1)
         name = _field(config, "data.tfds_name")
         if not isinstance(name, str) or not name:
@@ -312,7 +319,7 @@ def _train_in(config: ml_collections.ConfigDict, workdir: epath.Path) -> TrainSt
 def _check_or_write_config(config: ml_collections.ConfigDict, workdir: epath.Path) -> None:
     config_path = workdir / "config.json"
     if config_path.exists():
-        saved = json.loads(config_path.read_text())
+        saved = _read_config_file(config_path)
         current = identity(config)
         if saved["identity"] != current:
             changed = sorted(
@@ -394,7 +401,43 @@ def read_config(workdir: str | epath.Path) -> ml_collections.ConfigDict:
     config_path = workdir / "config.json"
     if not config_path.exists():
         raise FileNotFoundError(f"{workdir} is not a training run: no config.json there")
-    return ml_collections.ConfigDict(json.loads(config_path.read_text())["config"])
+    return ml_collections.ConfigDict(_read_config_file(config_path)["config"])
+
+
+def _read_config_file(path: epath.Path) -> dict:
+    """A run's config.json, checked: JSON holding the "identity" and "config" objects
+    that training writes, each with every identity field (ConfigFileError if not)."""
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise ConfigFileError(
+            f"{path} is damaged: it is not valid JSON ({error}); restore it from a copy of "
+            "the run, or train into a new --workdir"
+        ) from None
+    for part in ("identity", "config"):
+        held = saved.get(part) if isinstance(saved, dict) else None
+        if not isinstance(held, dict):
+            raise ConfigFileError(
+                f"{path} is damaged or incomplete: it holds no {part!r} object (training "
+                "writes 'identity' and 'config', each with every identity field)"
+            )
+        missing = [field for field in IDENTITY_FIELDS if field not in held]
+        if missing:
+            raise ConfigFileError(
+                f"{path} is damaged or incomplete: its {part!r} lacks {', '.join(missing)}"
+            )
+    return saved
+
+
+def _template(config: ml_collections.ConfigDict, config_path: epath.Path) -> TrainState:
+    """A state of the model `config` describes, to restore into: a config that builds no
+    model is the config file's fault, not the checkpoint's."""
+    try:
+        return create_train_state(config, jax.random.key(0))
+    except (KeyError, AttributeError, TypeError, ValueError) as error:
+        raise ConfigFileError(
+            f"{config_path} is damaged or incomplete: its config builds no model ({error})"
+        ) from None
 
 
 def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
@@ -410,7 +453,7 @@ def restore_state(workdir: str) -> tuple[TrainState, ml_collections.ConfigDict]:
     try:
         if not manager.all_steps():
             raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}")
-        template = create_train_state(config, jax.random.key(0))
+        template = _template(config, workdir / "config.json")
         state, _ = restore_newest(manager, template, set_aside=False)
     finally:
         manager.close()

@@ -12,6 +12,11 @@ from squiggles_tfds import quiet  # isort: skip
 
 quiet.install_log_filters()
 
+# TFDS is an extra of the package: name it instead of "No module named ...".
+from squiggles import tfds_extra  # noqa: E402
+
+tfds_extra.require("squiggles_tfds")
+
 # The shared constants live in `squiggles` (no TensorFlow); re-exported here.
 from squiggles import CLASS_NAMES, SPLIT_STREAMS, dequantize, quantize  # noqa: E402
 from squiggles_tfds.configs import CONFIGS, SquigglesConfig  # noqa: E402

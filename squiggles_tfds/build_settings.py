@@ -29,6 +29,15 @@ class HasSettings(Protocol):
     def settings(self) -> dict[str, object]: ...
 
 
+class DamagedMetadata(ValueError):
+    """A build whose metadata.json cannot be read (a full disk, a killed copy): named,
+    never a bare JSON parser message."""
+
+
+def _damaged(problem: str, dataset_dir: epath.PathLike) -> str:
+    return f"{problem}: the build is damaged; delete {dataset_dir} and build it again"
+
+
 def stored_settings(
     dataset_dir: epath.PathLike, fields: Iterable[str] = SETTINGS
 ) -> dict[str, object]:
@@ -38,7 +47,14 @@ def stored_settings(
     path = epath.Path(dataset_dir) / METADATA_FILE
     if not path.exists():
         return {}
-    metadata = json.loads(path.read_text())
+    try:
+        metadata = json.loads(path.read_text())
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise DamagedMetadata(
+            _damaged(f"{path} is not valid JSON ({error})", dataset_dir)
+        ) from None
+    if not isinstance(metadata, dict):
+        raise DamagedMetadata(_damaged(f"{path} holds no JSON object", dataset_dir))
     return {field: metadata[field] for field in fields if field in metadata}
 
 

@@ -25,7 +25,8 @@ _LISTED_CONFIGS = 10
 
 class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """What the builders of generated datasets share: configs resolved from
-    `ALL_CONFIGS`, stored settings checked, TensorFlow started quietly, leftovers of
+    `ALL_CONFIGS`, stored settings checked, TensorFlow started quietly (and TFDS's
+    warnings that say nothing about our builds left out), leftovers of
     killed builds removed, and Beam only when asked for. Subclasses define `_info`
     and `_split_generators` (with `_generate`)."""
 
@@ -49,6 +50,11 @@ class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         # settings: TFDS would otherwise reuse (or read) the old data silently.
         if self.data_path.exists():
             build_settings.check_same_settings(self.builder_config, self.data_path, self.name)
+
+    def is_prepared(self) -> bool:
+        # Asked before every `tfds build`; TFDS would warn "Variant folder ... has no
+        # dataset_info.json" about a build that is simply not there yet.
+        return self.data_path.exists() and super().is_prepared()
 
     @classmethod
     def get_metadata(cls) -> dataset_metadata.DatasetMetadata:

@@ -10,8 +10,8 @@ feature values, split by split, in the order `shuffle_files=False` reads them.
 
 A custom config is named as it was built (e.g. taylor_o7_r16_s0_30_8_12, or the
 `name` given); its settings are read from the build. Exit status: 0 when every
-check passed, 1 when the data is wrong (differs, unreadable shard, missing
-examples), 2 when nothing could be checked (no complete build, bad arguments).
+check passed, 1 when the data is wrong (differs, unreadable shard or metadata.json,
+missing examples), 2 when nothing could be checked (no complete build, bad arguments).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import logging
 import os
 import re
 import sys
@@ -84,6 +83,8 @@ def load_build(config_name: str, data_dir: epath.PathLike) -> tfds.core.DatasetB
     """The builder of a complete build, with the config it was made with: a predefined
     one, or a custom one rebuilt from the settings stored with the build."""
     path = find_build(config_name, data_dir)
+    # A damaged metadata.json (DamagedMetadata) is named here, before TFDS reads it.
+    build_settings.stored_settings(path)
     config = CONFIGS.get(config_name) or build_settings.config_from_build(config_name, path)
     return tfds.builder("squiggles", config=config, data_dir=os.fspath(data_dir))
 
@@ -290,27 +291,20 @@ def _fail(lines: Sequence[str], status: int) -> None:
     raise SystemExit(status)
 
 
-class _NotCustomWarning(logging.Filter):
-    """TFDS warns that a config not among the predefined ones is custom; here it is
-    the build's own config, rebuilt from its stored settings."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Using custom data configuration")
-
-
 def _load_all(config: str, data_dirs: Sequence[str]) -> list[tfds.core.DatasetBuilder]:
-    """The builds of `config` in each data_dir, or exit 2 with a line per missing one."""
-    builders, missing = [], []
-    absl_logger = logging.getLogger("absl")
-    if not any(isinstance(f, _NotCustomWarning) for f in absl_logger.filters):
-        absl_logger.addFilter(_NotCustomWarning())
+    """The builds of `config` in each data_dir, or a line per missing one and exit 2
+    (exit 1 when one of them is damaged)."""
+    builders, missing, status = [], [], 2
     for data_dir in data_dirs:
         try:
             builders.append(load_build(config, data_dir))
+        except build_settings.DamagedMetadata as error:
+            missing.append(str(error))
+            status = 1
         except (NothingToVerify, ValueError) as error:
             missing.append(str(error))
     if missing:
-        _fail(missing, 2)
+        _fail(missing, status)
     return builders
 
 

@@ -6,8 +6,11 @@ import ast
 import logging
 import pathlib
 import re
+import sys
 
 import pytest
+from absl import flags
+from absl import logging as absl_logging
 
 from experiments import console
 
@@ -48,3 +51,42 @@ def test_only_our_info_lines_and_everyones_real_warnings_pass():
     assert keep(record(logging.ERROR, "failed", orbax))
     assert not keep(record(logging.WARNING, "Given directory is read only=%s", orbax))
     assert not keep(record(logging.WARNING, "apitools not found, and bigquery", "x.py", "root"))
+
+
+@pytest.fixture
+def absl_console(monkeypatch):
+    """How absl's handler formats a record for the console of a binary after app.run
+    (INFO verbosity, writing to stderr, --showprefixforinfo not given); setup()'s
+    changes are undone afterwards."""
+    handler = absl_logging.get_absl_handler()
+    monkeypatch.setattr(handler, "filters", list(handler.filters))
+    monkeypatch.setattr(flags.FLAGS["verbosity"], "value", 0)
+    for name, value in (("value", True), ("present", 0)):
+        monkeypatch.setattr(flags.FLAGS["showprefixforinfo"], name, value)
+    monkeypatch.delenv(console.SHOW_ALL, raising=False)
+
+    def format_for_stderr(record: logging.LogRecord) -> str:
+        monkeypatch.setattr(handler.python_handler, "stream", sys.stderr)  # pytest's, now
+        return handler.python_handler.format(record)
+
+    return format_for_stderr
+
+
+PREFIX = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ train_lib\.py:1\] ")
+
+
+def test_our_info_lines_are_bare_and_warnings_keep_absl_prefix(absl_console):
+    ours = str(ROOT / "experiments" / "train_lib.py")
+    line = "step 2/6  loss 0.5312  accuracy 0.812"
+    assert PREFIX.match(absl_console(record(logging.INFO, line, ours)))  # absl's default
+    console.setup()
+    assert absl_console(record(logging.INFO, line, ours)) == line
+    warning = absl_console(record(logging.WARNING, "the checkpoint at step 6 is bad", ours))
+    assert PREFIX.match(warning) and warning.endswith("] the checkpoint at step 6 is bad")
+
+
+def test_showprefixforinfo_given_on_the_command_line_is_kept(absl_console):
+    flags.FLAGS["showprefixforinfo"].present = 1
+    console.setup()
+    ours = str(ROOT / "experiments" / "train_lib.py")
+    assert PREFIX.match(absl_console(record(logging.INFO, "step 2/6", ours)))

@@ -154,12 +154,14 @@ def test_the_console_shows_progress_and_results_and_no_library_noise(binaries):
     _, trained, evaluated = binaries
     console = trained.stdout + trained.stderr
     lines = console.splitlines()
-    assert [line.split("] ")[-1].split("  ")[0] for line in lines if "] step " in line] == [
+    # Bare lines, as the other binaries print them: no absl prefix ("I1206 07:00:00 ...] ").
+    assert [line.split("  ")[0] for line in lines if line.startswith("step ")] == [
         "step 2/6", "step 4/6", "step 6/6"
     ]  # fmt: skip
     validation = [line for line in lines if "validation at step" in line]
     assert len(validation) == 2 and all(
-        "accuracy 0." in line and "ROC-AUC" in line for line in validation
+        line.startswith("validation at step") and "accuracy 0." in line and "ROC-AUC" in line
+        for line in validation
     )
     assert "trained to step 6" in trained.stdout
     assert len(lines) < 20, console

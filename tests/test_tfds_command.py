@@ -47,16 +47,31 @@ def test_build_from_the_repository_root_makes_the_default_config(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def custom_build(tmp_path_factory):
-    """A custom JSON config built with --imports from a directory outside the repo."""
+def custom_build_run(tmp_path_factory):
+    """A custom JSON config built with --imports from a directory outside the repo: its
+    data_dir, and the command's result."""
     data_dir = tmp_path_factory.mktemp("custom")
     elsewhere = tmp_path_factory.mktemp("cwd")
-    run_tfds(
+    result = run_tfds(
         ["build", "squiggles", "--imports", "squiggles_tfds", "--config", json.dumps(CUSTOM),
          "--data_dir", str(data_dir)],
         elsewhere,
     )  # fmt: skip
-    return data_dir
+    return data_dir, result
+
+
+@pytest.fixture(scope="module")
+def custom_build(custom_build_run):
+    return custom_build_run[0]
+
+
+def test_the_build_warns_nothing_about_a_json_config_or_a_build_not_made_yet(
+    custom_build_run,
+):
+    output = custom_build_run[1].stdout + custom_build_run[1].stderr
+    assert "Done writing" in output  # TFDS's own progress still shows
+    assert "Using custom data configuration" not in output
+    assert "has no dataset_info.json" not in output
 
 
 def test_build_with_imports_and_json_config_from_anywhere(custom_build):

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 import shutil
 
 import jax
@@ -14,7 +15,7 @@ import tensorflow_datasets as tfds
 
 import squiggles
 import squiggles_tfds
-from experiments import data, locking, restore, train_lib
+from experiments import data, eval_lib, locking, restore, train_lib
 from experiments.configs import tiny
 
 
@@ -334,6 +335,43 @@ def test_a_workdir_of_another_config_is_refused(tiny_run, tmp_path):
     before = snapshot(copy)
     with pytest.raises(ValueError, match=r"different config \(model differ\)"):
         train_lib.train_and_evaluate(tiny_config(**{"model.width": 8}), str(copy))
+    assert snapshot(copy) == before
+
+
+def damage_config(saved: dict, text: str, damage: str) -> str:
+    """config.json's text, damaged as a full disk, a killed copy or a hand edit would."""
+    if damage == "empty object":
+        return "{}"
+    if damage == "truncated":
+        return text[: len(text) // 2]
+    if damage == "fields missing":
+        return json.dumps({"identity": {"seed": 0}, "config": saved["config"]})
+    return json.dumps({**saved, "config": {**saved["config"], "model": {}}})  # no model
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [("empty object", "is damaged or incomplete: it holds no 'identity' object"),
+     ("truncated", "is damaged: it is not valid JSON"),
+     ("fields missing", "is damaged or incomplete: its 'identity' lacks family, order, width"),
+     ("model missing", "is damaged or incomplete: its config builds no model")],
+)  # fmt: skip
+def test_a_damaged_config_json_is_named_and_not_taken_for_a_checkpoint_mismatch(
+    damage, message, tiny_run, tmp_path
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    path = copy / "config.json"
+    text = path.read_text()
+    path.write_text(damage_config(json.loads(text), text, damage))
+    before = snapshot(copy)
+    readers = [eval_lib.load_run]  # evaluate, analyse and the attacks read runs with it
+    if damage != "model missing":  # only restoring builds the model of config.json
+        readers.append(train_lib.read_config)
+        readers.append(lambda workdir: train_lib.train_and_evaluate(tiny_config(), workdir))
+    for read in readers:
+        with pytest.raises(train_lib.ConfigFileError, match=re.escape(f"{path} {message}")):
+            read(str(copy))
     assert snapshot(copy) == before
 
 

@@ -129,6 +129,19 @@ def test_a_build_whose_data_differs_fails(capsys, built_dir, tmp_path):
     assert status == 1 and out.splitlines()[-1].startswith("differ: train, example 0 (index ")
 
 
+def test_a_truncated_metadata_json_is_named_as_damaged(capsys, built_dir, tmp_path):
+    shutil.copytree(built_dir / "squiggles", tmp_path / "squiggles")
+    build = tmp_path / "squiggles" / TINY.name / "1.1.0"
+    metadata = build / "metadata.json"
+    metadata.write_text(metadata.read_text()[:30])
+    status, out, err = run_verify(capsys, "--config", TINY.name, "--data_dir", tmp_path)
+    assert (status, out) == (1, "")
+    assert err == (
+        f"error: {metadata} is not valid JSON (Expecting value: line 1 column 31 (char 30)): "
+        f"the build is damaged; delete {build} and build it again\n"
+    )
+
+
 def test_harmless_startup_lines_are_dropped_and_others_kept():
     no_gpu = (
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
