@@ -33,6 +33,11 @@ Ford et al. (--ford_runs, one run per model; one colour per run):
 --only draws just the figures it names (fig3, fig7, fig8, fig9, fig10, fig11,
 fig2_sigma_vs_distance, fig4_isoperimetric, fig_noise_accuracy, church_windows), so one
 figure can be redrawn from runs whose other results are not at hand.
+Every figure's inputs are checked before any is drawn: an ε that is not in a run's stored
+grid (the defaults are on the paper's grids; the tiny analyses need, say,
+--pixel_epsilon 4.8 --latent_epsilon 2.4 --curve_epsilons 0.3), a missing analysis or
+test example is an error naming the figure and the flag, and nothing is written. Fig 11
+is left out, with a line saying why, when no example was fooled at the ε shown.
 Images are drawn with origin="lower" (row r is y = r/(R-1)), as everywhere in squiggles.
 The drawing is in `experiments.drawing`.
 """
@@ -40,13 +45,13 @@ The drawing is in `experiments.drawing`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from absl import app, flags
 from etils import epath
 
 from experiments import console
-from experiments.drawing import accuracy, boundary, church, errors, examples, ford
+from experiments.drawing import accuracy, boundary, church, errors, examples, ford, inputs
 from squiggles.storage import ensure_writable_dir
 
 _OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON files.")
@@ -120,6 +125,83 @@ def chosen_figures(only: Sequence[str], given: Mapping[str, Sequence[str]]) -> l
             if (name in only if only else bool(given[flag]))]  # fmt: skip
 
 
+def input_problems(
+    chosen: Sequence[str],
+    runs: list[str],
+    latent_runs: list[str] | tuple[str, ...] = (),
+    boundary_runs: list[str] | tuple[str, ...] = (),
+    *,
+    pixel_epsilon: float = 0.15,
+    latent_epsilon: float = 0.6,
+    curve_epsilons: Sequence[float] = (0.15, 0.6, 2.4),
+    curve_index: int = 0,
+    ford_runs: list[str] | tuple[str, ...] = (),
+    ford_bin: int = 50,
+) -> list[str]:
+    """What each of the `chosen` figures lacks in its runs, read from their summaries and
+    settings only: "<figure> needs <what>: <why>", naming the flag to change."""
+    latent_run = latent_runs[0] if latent_runs else None
+    curve = list(curve_epsilons)
+    needs = {
+        "fig10": lambda: [
+            inputs.analysis(run, name) for run in runs for name in ("pixel", "noise")
+        ],
+        "fig3": lambda: [
+            inputs.epsilons(runs[0], "pixel", curve, "--curve_epsilons"),
+            inputs.example(runs[0], "pixel", curve_index, "--curve_index"),
+        ] + ([inputs.epsilons(latent_run, "latent", curve, "--curve_epsilons"),
+              inputs.example(latent_run, "latent", curve_index, "--curve_index")]
+             if latent_run else []),
+        "fig7": lambda: [
+            inputs.epsilons(run, "pixel", [pixel_epsilon], "--pixel_epsilon") for run in runs
+        ] + [inputs.epsilons(run, "latent", [latent_epsilon], "--latent_epsilon")
+             for run in latent_runs],
+        "fig11": lambda: [inputs.epsilons(runs[0], "pixel", [pixel_epsilon], "--pixel_epsilon")]
+        + ([inputs.epsilons(latent_run, "latent", [latent_epsilon], "--latent_epsilon")]
+           if latent_run else []),
+        "fig9": lambda: [inputs.analysis(run, "latent") for run in latent_runs]
+        + [inputs.settings(run) for run in runs],
+        "fig8": lambda: [inputs.analysis(run, "boundary") for run in boundary_runs],
+        "fig2_sigma_vs_distance": lambda: [
+            inputs.analysis(run, name) for run in ford_runs
+            for name in ("ford_rates", "ford_distance")
+        ] + [inputs.one_mu(ford_runs),
+             None if ford_bin >= 1 else f"--ford_bin >= 1, got {ford_bin}"],
+        "fig4_isoperimetric": lambda: [inputs.noisy_sigma(run) for run in ford_runs],
+        "fig_noise_accuracy": lambda: [inputs.analysis(run, "ford_rates") for run in ford_runs],
+        "church_windows": lambda: [inputs.church_examples(run) for run in ford_runs],
+    }  # fmt: skip
+    found = [f"{name} needs {problem}" for name in chosen for problem in needs[name]() if problem]
+    return list(dict.fromkeys(found))
+
+
+def check_figure_inputs(chosen: Sequence[str], *args, **kwargs) -> None:
+    """An error naming every input the `chosen` figures lack (arguments of
+    `input_problems`), before any is drawn: all of them are drawn, or none."""
+    problems = input_problems(chosen, *args, **kwargs)
+    if problems:
+        raise ValueError(
+            f"nothing drawn: {'; '.join(problems)}. Set each flag named to a value the runs "
+            "hold, give runs that hold the results, or leave the figure out with --only"
+        )
+
+
+def fig11_note(
+    run: str, latent_run: str | None, pixel_epsilon: float, latent_epsilon: float
+) -> str:
+    """Why fig 11 has nothing to show: no example was fooled at the ε asked for; and
+    the ε of the stored grids at which some were."""
+    asked = [(run, "pixel", pixel_epsilon, "--pixel_epsilon")]
+    if latent_run:
+        asked.append((latent_run, "latent", latent_epsilon, "--latent_epsilon"))
+    parts = []
+    for each, space, epsilon, flag in asked:
+        fooled = examples.fooled_epsilons(each, space)
+        where = f"it fooled some at ε {fooled}" if fooled else "it fooled none at any stored ε"
+        parts.append(f"by {space} PGD at {flag}={epsilon:g} in {each} ({where})")
+    return f"fig11 not drawn: no test example was fooled {' or '.join(parts)}"
+
+
 def draw(
     out: epath.Path,
     runs: list[str],
@@ -133,11 +215,20 @@ def draw(
     ford_runs: list[str] | tuple[str, ...] = (),
     ford_bin: int = 50,
     only: Sequence[str] = (),
+    log: Callable[[str], None] = print,
 ) -> list[epath.Path]:
     """The figures `only` names, or every figure whose inputs are given; the paths of
-    those written."""
+    those written. Every figure's inputs are checked before any is drawn; a figure with
+    nothing to show (fig 11 when no example was fooled) is left out, and `log` says why."""
     latent_runs, ford_runs = list(latent_runs), list(ford_runs)
     latent_run = latent_runs[0] if latent_runs else None  # fig 3 and 11 show one model
+    given = dict(zip(INPUT_FLAGS, (runs, latent_runs, boundary_runs, ford_runs), strict=True))
+    chosen = chosen_figures(only, given)
+    check_figure_inputs(
+        chosen, runs, latent_runs, boundary_runs, pixel_epsilon=pixel_epsilon,
+        latent_epsilon=latent_epsilon, curve_epsilons=curve_epsilons, curve_index=curve_index,
+        ford_runs=ford_runs, ford_bin=ford_bin,
+    )  # fmt: skip
     drawers = {
         "fig10": lambda: [accuracy.accuracy_against_epsilon(runs, out)],
         "fig3": lambda: [
@@ -156,9 +247,22 @@ def draw(
             church.church_windows(run, out, name) for run, name in church.file_names(ford_runs)
         ],
     }
-    given = dict(zip(INPUT_FLAGS, (runs, latent_runs, boundary_runs, ford_runs), strict=True))
-    written = [path for name in chosen_figures(only, given) for path in drawers[name]()]
-    return [path for path in written if path is not None]
+    notes = {"fig11": lambda: fig11_note(runs[0], latent_run, pixel_epsilon, latent_epsilon)}
+    written = []
+    for name in chosen:
+        paths = [path for path in drawers[name]() if path is not None]
+        if not paths:
+            log(notes[name]())
+        written += paths
+    return written
+
+
+def curve_epsilons(values: list[str]) -> list[float]:
+    """The ε of --curve_epsilons, or an error naming the flag."""
+    try:
+        return [float(value) for value in values]
+    except ValueError:
+        raise ValueError(f"--curve_epsilons must be numbers, got {values}") from None
 
 
 def main(argv: list[str]) -> None:
@@ -167,21 +271,24 @@ def main(argv: list[str]) -> None:
     given = (_ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
     check_inputs(*given)
     try:  # before the output directory is made
-        chosen_figures(_ONLY.value, dict(zip(INPUT_FLAGS, given, strict=True)))
+        chosen = chosen_figures(_ONLY.value, dict(zip(INPUT_FLAGS, given, strict=True)))
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     console.setup()
     try:
-        out = ensure_writable_dir(_OUT.value, "the figures")
-        written = draw(
-            out, _ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value,
+        options = dict(
             pixel_epsilon=_PIXEL_EPSILON.value, latent_epsilon=_LATENT_EPSILON.value,
-            curve_epsilons=[float(e) for e in _CURVE_EPSILONS.value],
-            curve_index=_CURVE_INDEX.value, ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,
-            only=_ONLY.value,
+            curve_epsilons=curve_epsilons(_CURVE_EPSILONS.value), curve_index=_CURVE_INDEX.value,
+            ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,
         )  # fmt: skip
+        check_figure_inputs(chosen, *given[:3], **options)  # before the directory is made
+        out = ensure_writable_dir(_OUT.value, "the figures")
+        written = draw(out, *given[:3], only=_ONLY.value, **options)
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
+    if not written:
+        print(f"wrote no figure to {out}")
+        return
     names = ", ".join(path.name for path in written)
     print(f"wrote {names} (each with its numbers beside it) to {out}")
 

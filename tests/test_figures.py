@@ -2,6 +2,7 @@
 every figure drawn from a real tiny analysis run without attacking or generating."""
 
 import csv
+import dataclasses
 import json
 import math
 import pathlib
@@ -269,6 +270,30 @@ def test_fig11_shows_only_fooled_examples(attack_results, tmp_path):
     ]  # fmt: skip
 
 
+def test_fig11_with_no_fooled_example_says_why_it_is_not_drawn(
+    attack_results, tmp_path, monkeypatch
+):
+    pixel_run, latent_run = attack_results
+    stored = {run: runs.read_results(run, space)
+              for run, space in [(pixel_run, "pixel"), (latent_run, "latent")]}  # fmt: skip
+    unfooled = {run: dataclasses.replace(results, probability=results.clean_probability[None])
+                for run, results in stored.items()}  # fmt: skip
+    monkeypatch.setattr(runs, "read_results", lambda run, name: unfooled[run])
+    for run, space in [(pixel_run, "pixel"), (latent_run, "latent")]:
+        summary = {space: {"examples": 6, "per_epsilon": [{"epsilon": 0.5}]}}
+        (pathlib.Path(run) / "summary.json").write_text(json.dumps(summary))
+    out, lines = tmp_path / "figures", []
+    out.mkdir()
+    written = figures.draw(epath.Path(out), [pixel_run], [latent_run], only=["fig11"],
+                           pixel_epsilon=0.5, latent_epsilon=0.5, log=lines.append)  # fmt: skip
+    assert written == [] and not list(out.iterdir())
+    assert lines == [
+        f"fig11 not drawn: no test example was fooled by pixel PGD at --pixel_epsilon=0.5 in "
+        f"{pixel_run} (it fooled none at any stored ε) or by latent PGD at "
+        f"--latent_epsilon=0.5 in {latent_run} (it fooled none at any stored ε)"
+    ]
+
+
 # ---------------------------------------------------------------- a real tiny analysis run
 
 EPSILONS = {"pixel": (0.3, 1.2, 4.8), "noise": (0.3, 1.2, 4.8), "latent": (0.3, 2.4)}
@@ -362,6 +387,45 @@ def test_an_epsilon_missing_from_the_stored_grid_is_a_clear_error(tiny_analyses,
     assert not list(out.iterdir())  # nothing half-written
 
 
+def test_figures_whose_inputs_the_runs_lack_are_refused_before_any_is_drawn(
+    tiny_analyses, tmp_path
+):
+    # The default ε (0.15 pixel, 0.6 latent, fig 3 at 0.15, 0.6, 2.4) are not in the tiny
+    # grids; fig 10, drawn first, has its inputs, but nothing may be written.
+    out = tmp_path / "figures"
+    flags.FLAGS(["figures", f"--out={out}", f"--attack_runs={tiny_analyses}",
+                 f"--latent_runs={tiny_analyses}", "--curve_index=10"])  # fmt: skip
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            figures.main(["figures"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    message = str(exit_.value.code)
+    assert message.startswith(
+        "error: nothing drawn: fig3 needs pixel results at ε=0.15, 0.6, "
+        f"2.4 (--curve_epsilons): {tiny_analyses} holds ε [0.3, 1.2, 4.8]"
+    )
+    for clause in [
+        f"fig3 needs test example 10 (--curve_index): {tiny_analyses} analysed examples 0 to 9",
+        "fig3 needs latent results at ε=0.15, 0.6 (--curve_epsilons)",
+        "fig7 needs pixel results at ε=0.15 (--pixel_epsilon)",
+        "fig7 needs latent results at ε=0.6 (--latent_epsilon)",
+        "fig11 needs pixel results at ε=0.15 (--pixel_epsilon)",
+    ]:  # fmt: skip
+        assert clause in message
+    assert "fig10" not in message and "fig9" not in message
+    assert not out.exists()
+    # The library checks as well, before drawing into a directory that exists.
+    out.mkdir()
+    with pytest.raises(ValueError, match=r"fig7 needs pixel results at ε=0.7 \(--pixel_epsilon\)"):
+        figures.draw(epath.Path(out), [tiny_analyses], pixel_epsilon=0.7, latent_epsilon=2.4,
+                     curve_epsilons=(0.3,))  # fmt: skip
+    missing = r"fig8 needs boundary results \(experiments.analyse\): .*none holds no finished"
+    with pytest.raises(ValueError, match=missing):
+        figures.draw(epath.Path(out), [], boundary_runs=[str(tmp_path / "none")])
+    assert not list(out.iterdir())
+
+
 # ---------------------------------------------------------------- Ford et al. figures
 
 
@@ -423,7 +487,7 @@ def test_every_ford_figure_is_drawn_from_a_real_run_without_attacking(
     )
 
 
-def test_a_run_without_ford_results_is_a_clear_error(tiny_ford, tmp_path):
+def test_a_run_without_ford_results_is_a_clear_error(tiny_ford, tmp_path, monkeypatch):
     run, out = tmp_path / "run", epath.Path(tmp_path / "out")
     shutil.copytree(tiny_ford, run)
     out.mkdir()
@@ -436,11 +500,19 @@ def test_a_run_without_ford_results_is_a_clear_error(tiny_ford, tmp_path):
     with pytest.raises(ValueError, match="needs ford_distance results"):
         figures.draw(out, [], ford_runs=[str(run)])
     shutil.copytree(tiny_ford, run, dirs_exist_ok=True)  # back to every result
+    # Results as stored, read before settings.json changes (its chunks record the settings
+    # they were computed with, and would be refused after it).
+    stored = {name: runs.read_results(run, name) for name in ("ford_rates", "ford_distance")}
+    monkeypatch.setattr(runs, "read_results", lambda out, name: stored[name])
     settings = json.loads((run / "settings.json").read_text())
     settings["analyses"]["ford_distance"]["noisy_sigma"] = 0.3
     (run / "settings.json").write_text(json.dumps(settings))
     with pytest.raises(ValueError, match=r"not at ford_distance's noisy_sigma = 0.3"):
         ford.isoperimetric([str(run)], out)
+    with pytest.raises(ValueError, match=r"fig4_isoperimetric needs μ\(x, σ\) at ford_distance's "
+                                         r"noisy_sigma = 0.3: ford_rates of .* holds σ = \[0.1, "
+                                         r"0.4\]"):  # fmt: skip
+        figures.draw(out, [], ford_runs=[str(run)], only=["fig4_isoperimetric"])
     assert not list(out.iterdir())  # nothing half-written
 
 

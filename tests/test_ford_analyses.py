@@ -170,3 +170,22 @@ def test_a_subset_of_the_analyses_runs_each_one_named_and_takes_the_flags():
     ]  # fmt: skip
     with pytest.raises(ValueError, match="nothing to run"):
         ford_stages.run_all("unused", "unused", config, dict.fromkeys(examples, 0))
+
+
+def test_the_tiny_ford_analyses_have_a_name_of_their_own(tmp_path):
+    config = tiny.get_config("ford")
+    assert config.to_dict() == tiny.get_config(FORD_ANALYSES).to_dict()
+    assert config.analyses == tuple(FORD_ANALYSES.split(","))
+    stages = ford_stages.stage_configs(config, FORD_EXAMPLES)
+    assert [(s.analyses, s.examples) for s in stages] == [
+        (("ford_rates",), 8), (("ford_distance", "ford_latent"), 8), (("ford_church",), 4)
+    ]  # fmt: skip
+    # The config's default analyses are experiments.analyse's: the error names the Ford one.
+    with pytest.raises(ValueError, match=(
+        r"^nothing to run: the config holds none of the Ford analyses \['ford_rates', "
+        r"'ford_distance', 'ford_latent', 'ford_church'\], only \['pixel', 'noise', 'latent'\]: "
+        r"give a config of them, such as --config experiments/configs/analyses/tiny.py:ford "
+    )):  # fmt: skip
+        ford_stages.run_all(str(tmp_path / "out"), str(tmp_path / "none"), tiny.get_config(),
+                            FORD_EXAMPLES)  # fmt: skip
+    assert not (tmp_path / "out").exists()

@@ -1,10 +1,11 @@
-"""A small ResNet on Taylor curves that trains on a 2-core CPU in under 30 minutes.
+"""A small ResNet on Taylor curves that trains on a 2-core CPU in about 30 minutes.
 
     python -m experiments.train --config experiments/configs/cpu.py --workdir runs/cpu_taylor
 
 The paper's settings (Adam, cosine decay, online data never repeated) with a
 ResNet of one basic block per stage and width 32 (1.2 M parameters), batch 128 and
-4,000 steps: about 2.6 steps/s, so 26 minutes on a 2-core CPU.
+4,000 steps: the run kept in models/cpu_taylor took 29.7 minutes on a 2-core CPU
+(docs/training.md).
 """
 
 from experiments.configs import base

@@ -3,6 +3,7 @@
 attacks or generated examples. One module per kind of figure:
 
   common      pyplot without a display, image panels, run labels, the files written beside
+  inputs      what each figure needs from its runs, checked before any figure is drawn
   accuracy    accuracy against ε: pixel PGD and noise (fig 10), latent PGD (fig 9)
   boundary    distances to the true decision boundary (fig 8)
   examples    pictures of attacked examples: one curve at several ε (fig 3), side by

@@ -81,6 +81,14 @@ def fooled_examples(run: str, space: str, epsilon: float, count: int) -> list[di
     ]  # fmt: skip
 
 
+def fooled_epsilons(run: str, space: str) -> list[float]:
+    """The ε of the stored grid at which the `space` attack of `run` fooled at least one
+    example: where fig 11 would have something to show."""
+    results = runs.read_results(run, space)
+    return [float(e) for e, some in zip(results.epsilon, results.fooled.any(axis=1), strict=True)
+            if some]  # fmt: skip
+
+
 def side_by_side(
     run: str,
     latent_run: str | None,

@@ -5,11 +5,22 @@ dozen noise draws.
         --workdir /tmp/tiny --out /tmp/tiny_analyses
     python -m experiments.analyse --config experiments/configs/analyses/tiny.py:ford_rates \
         --workdir /tmp/tiny --out /tmp/tiny_ford
+
+The part after the colon names the analyses (default pixel,noise,latent); `ford` names
+the four Ford et al. analyses, for experiments.noise_analysis, whose example counts are
+its own flags:
+
+    python -m experiments.noise_analysis --config experiments/configs/analyses/tiny.py:ford \
+        --workdir /tmp/tiny --out /tmp/tiny_ford --examples 4 --distance_examples 4 \
+        --church_examples 1
 """
 
 import ml_collections
 
-from experiments.configs.analyses import paper
+from experiments.configs.analyses import ford, paper
+
+# Names that stand for several analyses.
+GROUPS = {"ford": ford.FORD}
 
 # The Ford et al. analyses with tiny sizes: tens of draws, a few PGD steps, small grids.
 FORD = {
@@ -25,6 +36,7 @@ FORD = {
 
 
 def get_config(names: str = paper.ATTACKS) -> ml_collections.ConfigDict:
+    names = ",".join(GROUPS.get(name.strip(), name) for name in names.split(","))
     config = paper.get_config(names)
     config.examples = 10
     config.chunk_size = 4
