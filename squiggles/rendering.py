@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from squiggles import sampling
 from squiggles.curves import check_finite_curves, check_latents, check_real
 from squiggles.curves import points as curve_points
 from squiggles.families import Family, Taylor, check_family
@@ -175,9 +176,11 @@ def intensity(nearest: jax.Array, resolution: int) -> jax.Array:
     A program of its own when called eagerly: fused into the reduction, XLA
     evaluates exp differently for some shapes (last-bit differences). A NaN
     distance (a non-finite curve) stays NaN: XLA:CPU's exp clamps its argument
-    and can turn NaN into a number.
+    and can turn NaN into a number. R² enters as a float (the same float32 as the
+    integer would round to), which an int32 could not hold beyond R = 46,340.
     """
-    return jnp.where(jnp.isnan(nearest), jnp.nan, jnp.exp(-(resolution**2) * nearest))
+    scale = -(float(resolution) ** 2)
+    return jnp.where(jnp.isnan(nearest), jnp.nan, jnp.exp(scale * nearest))
 
 
 def check_points_shape(shape: tuple[int, ...]) -> None:
@@ -198,6 +201,26 @@ def check_points(points: object) -> jax.Array:
     return points
 
 
+def render_bytes(num_points: int, resolution: int) -> int:
+    """Peak bytes of drawing one curve's image, estimated: the image, the nearest
+    squared distances it is made from, and the (P, R) squares of each axis."""
+    return 2 * 4 * resolution**2 + 2 * 4 * num_points * resolution
+
+
+def check_render_fits(count: int, num_points: int, resolution: int) -> None:
+    """Refuses images that cannot fit in memory before anything is allocated: a
+    resolution too large for one image, or too many images at once."""
+    one = render_bytes(num_points, resolution)
+    available, where = sampling.available_bytes()
+    if one > available:
+        raise ValueError(
+            f"resolution {resolution} is too large: one {resolution}×{resolution} image needs "
+            f"about {one:,} bytes ({one / 1e9:.3g} GB) to draw, but only {available:,} bytes "
+            f"({available / 1e9:.3g} GB) are available {where}"
+        )
+    sampling.check_fits(count * one, f"{count:,} images of {resolution}×{resolution}")
+
+
 def _render_points(points: jax.Array, resolution: int) -> jax.Array:
     # Two jitted stages: called eagerly they run as separate programs, which pins
     # every rounding step; under an outer jit they are inlined.
@@ -211,6 +234,8 @@ def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
     Points must be finite. Called eagerly, a curve with a NaN or inf point raises
     ValueError naming the curves; under jit, grad or vmap (values unknown) its
     image is all NaN, so that a loss over it is NaN rather than silently blank.
+    Called eagerly, images that cannot fit in memory (a resolution too large, or
+    too many curves) raise ValueError naming the bytes needed and available.
 
     Always the XLA program: called eagerly, as two programs whose every rounding
     is pinned (the bits `host_rendering.render_points_on_host` reproduces on a
@@ -220,6 +245,8 @@ def render_points(points: jax.Array, resolution: int = RESOLUTION) -> jax.Array:
     points, resolution = check_points(points), check_resolution(resolution)
     if not isinstance(points, jax.core.Tracer):
         check_finite_curves(points, "points")
+        count = int(np.prod(points.shape[:-2], dtype=np.int64))
+        check_render_fits(count, points.shape[-2], resolution)
     return _render_points(points, resolution)
 
 

@@ -195,3 +195,34 @@ def test_corrupted_examples_are_the_same_however_a_range_is_cut():
     np.testing.assert_allclose(stored, np.round(stored), atol=1e-3)  # stored as uint8
     keys = [corruptions.corruption_keys(name, 1, [0, 1]) for name in ("occlusion", "impulse_noise")]
     assert not np.array_equal(jax.random.key_data(keys[0]), jax.random.key_data(keys[1]))
+
+
+@pytest.mark.parametrize("name", corruptions.NEEDS_POINTS)
+def test_stroke_corruptions_refuse_points_that_are_not_rescaled_curves(examples, name):
+    points = np.asarray(examples.points)
+
+    def stroke(bad):
+        return corruptions.corrupt(examples.image, name, 2, KEY, points=bad)
+
+    nan = points.copy()
+    nan[2, 5, 0] = np.nan
+    with pytest.raises(ValueError, match=r"points must be finite; 1 curve\(s\) .* index \(2,\)"):
+        stroke(nan)
+    with pytest.raises(ValueError, match=r"num_points >= 1, got \(6, 0, 2\)"):
+        stroke(points[:, :0])
+    raw = np.asarray(squiggles.points(examples.latent, rescale=False))
+    unrescaled = r"rescaled points of each curve, in \[0, 1\]² \(squiggles\.points\(z\) .*\), got"
+    with pytest.raises(ValueError, match=unrescaled + r" coordinates from -\d"):
+        stroke(raw)
+    with pytest.raises(ValueError, match="points must be real numbers, got complex64"):
+        stroke(points.astype(np.complex64))
+
+
+@pytest.mark.parametrize(
+    "indices, message",
+    [([-1], r"in \[0, 2\*\*32\), got values from -1"), ([1.7], "integers, got dtype float64"),
+     ([2**32], r"in \[0, 2\*\*32\), got values from 4294967296"), (3, r"got shape \(\)")],
+)  # fmt: skip
+def test_corruption_keys_refuse_indices_outside_a_stream(indices, message):
+    with pytest.raises(ValueError, match=f"indices must .*{message}"):
+        corruptions.corruption_keys("occlusion", 1, indices)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import squiggles
+from squiggles import rendering, sampling
 from squiggles.rendering import _render_points
 
 R = 60
@@ -252,3 +253,26 @@ def test_resolution_below_two_raises(resolution):
 def test_bad_point_shapes_raise(shape):
     with pytest.raises(ValueError, match=r"\(\.\.\., num_points, 2\)"):
         squiggles.render_points(np.zeros(shape))
+
+
+def test_a_resolution_too_large_for_memory_is_refused_naming_the_bytes(monkeypatch):
+    monkeypatch.setattr(sampling, "available_bytes", lambda: (10**9, "on the test machine"))
+    z = squiggles.sample_latents(squiggles.Taylor(), 1)
+    message = (
+        r"resolution 100000 is too large: one 100000×100000 image needs about "
+        r"80,080,000,000 bytes \(80.1 GB\) to draw, but only 1,000,000,000 bytes \(1 GB\) "
+        r"are available on the test machine"
+    )
+    with pytest.raises(ValueError, match=message):
+        squiggles.render(z, resolution=100000)
+    pts = np.full((400, 100, 2), 0.5, np.float32)  # each fits, not all 400
+    message = r"400 images of 3000×3000 need about 29,760,000,000 bytes .* on the test machine"
+    with pytest.raises(ValueError, match=message):
+        squiggles.render_points(pts, 3000)
+
+
+def test_resolutions_whose_square_overflows_an_int32_draw_without_overflow():
+    # R² > 2**31 - 1 from R = 46,341: the distances' scale is a float, not an int32.
+    nearest = jnp.asarray([[0.0, 1e-10]], jnp.float32)
+    out = np.asarray(rendering.intensity(nearest, 46341))
+    np.testing.assert_allclose(out, [[1.0, np.exp(-(46341.0**2) * 1e-10)]], rtol=1e-5)

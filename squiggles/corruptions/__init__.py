@@ -7,7 +7,9 @@ robustness (Ford et al., 2019, Section 6).
 
 Images are floats in [0, 1] of shape (..., R, R), any R. Every corruption has five
 severities (`severities.TABLE`, documented in docs/corruptions.md); 0 is the clean
-image. `corrupted_examples` makes the corrupted test examples of a stream, the
+image. An image's corruption depends only on the image, its key and the severity,
+bitwise, whatever batch it is in (`filters`: no step orders its additions by the
+batch's shape). `corrupted_examples` makes the corrupted test examples of a stream, the
 same ones the TFDS dataset `squiggles_c` stores.
 """
 

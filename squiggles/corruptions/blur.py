@@ -1,9 +1,10 @@
 """Blur corruptions: defocus (disk), Gaussian, motion (a line at a random angle),
 zoom (averaged zooms about the centre) and glass (blur, local random moves, blur).
 
-The filters are matrix products and FFTs (`filters`). Kernel sizes are fixed by
-the largest severity at the image's resolution, so the radius itself is a traced
-number and one program serves every severity.
+The filters are fixed chains of taps (`filters`), so an image's result is bitwise
+the same in any batch. Kernel sizes are fixed by the largest severity at the
+image's resolution, so the radius itself is a traced number and one program
+serves every severity.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def defocus_blur(images: jax.Array, radius: jax.Array, size: int) -> jax.Array:
     offsets = jnp.arange(size, dtype=images.dtype) - size // 2
     distance = jnp.hypot(offsets[:, None], offsets[None, :])
     disk = jnp.clip(radius + 0.5 - distance, 0.0, 1.0)
-    return jnp.clip(filters.fft_convolve(images, (disk / disk.sum())[None]), 0.0, 1.0)
+    kernel = filters.pin(disk / filters.image_sum(disk))
+    return jnp.clip(filters.convolve(images, kernel[None]), 0.0, 1.0)
 
 
 @functools.partial(jax.jit, static_argnames=("radius",))
@@ -41,42 +43,45 @@ SEGMENT_SAMPLES = 32  # points splatted along a motion kernel's line
 
 def _line_kernel(angle: jax.Array, length: jax.Array, size: int) -> jax.Array:
     """A segment of `length` pixels through the centre at `angle`, drawn with
-    bilinear weights so that its length and angle are continuous."""
+    bilinear weights so that its length and angle are continuous: the samples'
+    weights added one sample after another, then normalised by a fixed-order sum."""
     along = jnp.linspace(-0.5, 0.5, SEGMENT_SAMPLES) * length
     x, y = along * jnp.cos(angle), along * jnp.sin(angle)
     grid = jnp.arange(size) - size // 2
-    weight_x = jnp.maximum(0.0, 1 - jnp.abs(grid[None, :] - x[:, None]))  # (S, k)
-    weight_y = jnp.maximum(0.0, 1 - jnp.abs(grid[None, :] - y[:, None]))
-    kernel = jnp.einsum("sr,sc->rc", weight_y, weight_x)
-    return kernel / kernel.sum()
+    weight_x = filters.pin(jnp.maximum(0.0, 1 - jnp.abs(grid[None, :] - x[:, None])))  # (S, k)
+    weight_y = filters.pin(jnp.maximum(0.0, 1 - jnp.abs(grid[None, :] - y[:, None])))
+    samples = filters.pin(weight_y[:, :, None] * weight_x[:, None, :])  # (S, k, k)
+    kernel = filters.pin(filters.chain_sum(samples, 0))
+    return kernel / filters.image_sum(kernel)
 
 
 @functools.partial(jax.jit, static_argnames=("size",))
 def motion_blur(images: jax.Array, keys: jax.Array, length: jax.Array, size: int) -> jax.Array:
     angles = jax.vmap(lambda key: jax.random.uniform(key, maxval=jnp.pi))(keys)
     kernels = jax.vmap(_line_kernel, in_axes=(0, None, None))(angles, length, size)
-    return jnp.clip(filters.fft_convolve(images, kernels.astype(images.dtype)), 0.0, 1.0)
+    return jnp.clip(filters.convolve(images, filters.pin(kernels.astype(images.dtype))), 0.0, 1.0)
 
 
 ZOOM_STEPS = 12  # zooms averaged, evenly spaced from 1 to the severity's largest
 
 
-def _zoom_matrix(size: int, factor: jax.Array) -> jax.Array:
-    """(R, R) weights that magnify a row by `factor` about its centre."""
+def _zoom_sources(size: int, factor: jax.Array) -> jax.Array:
+    """Where each of a line's R pixels samples it to magnify it by `factor` about
+    its centre."""
     centre = (size - 1) / 2
-    sources = centre + (jnp.arange(size, dtype=jnp.float32) - centre) / factor
-    return filters.linear_interpolation_matrix(sources, size)
+    return centre + (jnp.arange(size, dtype=jnp.float32) - centre) / factor
 
 
 @jax.jit
 def zoom_blur(images: jax.Array, largest: jax.Array) -> jax.Array:
-    """The mean of ZOOM_STEPS zooms from 1 to `largest`; a zoom is separable, one
-    interpolation matrix along each axis."""
+    """The mean of ZOOM_STEPS zooms from 1 to `largest`, added in order; a zoom is
+    separable: a linear interpolation along each row, then along each column."""
     factors = 1 + (largest - 1) * jnp.linspace(0.0, 1.0, ZOOM_STEPS)
 
     def add_zoom(total: jax.Array, factor: jax.Array):
-        matrix = _zoom_matrix(images.shape[-1], factor).astype(images.dtype)
-        return total + filters.separable(images, matrix, matrix), None
+        sources = filters.pin(_zoom_sources(images.shape[-1], factor).astype(images.dtype))
+        rows = filters.pin(filters.interpolate_axis(images, sources, -1))
+        return total + filters.pin(filters.interpolate_axis(rows, sources, -2)), None
 
     total, _ = jax.lax.scan(add_zoom, jnp.zeros_like(images), factors)
     return jnp.clip(total / ZOOM_STEPS, 0.0, 1.0)

@@ -18,7 +18,7 @@ from squiggles.examples import Examples, generate_examples
 from squiggles.families import Family
 from squiggles.quantization import dequantize, quantize
 from squiggles.rendering import RESOLUTION
-from squiggles.sampling import check_uint32, stream_key
+from squiggles.sampling import _check_indices, check_uint32, stream_key
 from squiggles.splits import TEST_STREAM
 
 # Folded into a stream's key before anything else, so no corruption key is ever
@@ -29,16 +29,18 @@ CORRUPTION_SALT = 0x5C_C0DE
 def corruption_keys(
     corruption: str, severity: int, indices: object, *, seed: int = 0, stream: int = TEST_STREAM
 ) -> jax.Array:
-    """One key per example index: a pure function of (seed, stream, corruption,
+    """One key per example index (`indices`: a 1-D array of integers in [0, 2**32),
+    as a stream's indices are): a pure function of (seed, stream, corruption,
     severity, index). The corruption enters by a CRC of its name, so adding a new
     corruption never changes the keys of the others."""
     check_corruption(corruption)
     check_severity(severity)
+    indices = _check_indices(indices)  # the indices of a stream, as sampling takes them
     key = jax.random.fold_in(stream_key(check_uint32("seed", seed), check_uint32("stream", stream)),
                              CORRUPTION_SALT)  # fmt: skip
     key = jax.random.fold_in(key, zlib.crc32(corruption.encode()))
     key = jax.random.fold_in(key, severity)
-    indices = jnp.asarray(np.asarray(indices, np.int64).astype(np.uint32))
+    indices = jnp.asarray(indices.astype(np.uint32))
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
 
 

@@ -17,7 +17,8 @@ def stroke_width(points: jax.Array, width: jax.Array, resolution: int) -> jax.Ar
     """Images of points (N, P, 2) with intensity exp(-R² d² / w²): the generator's
     stroke (w = 1) scaled in width by w."""
     nearest = nearest_squared_distance(points, resolution)
-    return jnp.exp(-(resolution**2) * nearest / jnp.square(width)).astype(jnp.float32)
+    scale = -(float(resolution) ** 2)  # a float: R² overflows an int32 beyond R = 46,340
+    return jnp.exp(scale * nearest / jnp.square(width)).astype(jnp.float32)
 
 
 MAX_PATCHES = 5  # the most patches of any severity: one program for all

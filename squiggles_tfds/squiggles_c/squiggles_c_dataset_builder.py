@@ -20,8 +20,16 @@ class Builder(GeneratedBuilder):
     """DatasetBuilder for `squiggles_c`; `tfds build squiggles_c --config NAME`."""
 
     name = "squiggles_c"
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": "Every corruption adds its terms in a fixed order per image (no matrix "
+        "product, FFT or batch-shaped reduction), so an example no longer depends on how a "
+        "build is cut into chunks. Some pixels change by one level from 1.0.0: on the first "
+        "200 test examples at severities 1 and 5, 0.17 % of pixelate 5's, 0.03 % of "
+        "pixelate 1's, 0.008 % of defocus blur 1's, one pixel or none of the other blurs' "
+        "and none of the rest.",
+    }
     # `tfds build` builds every config in BUILDER_CONFIGS when none is named: only
     # the default, not all 85; `builder_configs` (which TFDS resolves names with)
     # lists all of them.
