@@ -86,3 +86,28 @@ def locked_directory(path: str | os.PathLike, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def lock_if_free(path: str | os.PathLike) -> Iterator[bool]:
+    """The directory's lock, if its lock file exists and no other process holds it:
+    yields True while held (without recording a holder), False otherwise. For tidying
+    up after a refused run without ever touching a directory another run is using."""
+    lock_path = Path(path) / LOCK_FILE
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -52,7 +52,7 @@ from experiments.chunk_files import (
 )
 from experiments.examples import TestExamples
 from experiments.fingerprint import model_fingerprint
-from experiments.locking import LOCK_FILE, locked_directory
+from experiments.locking import LOCK_FILE, lock_if_free, locked_directory
 from experiments.run_identity import check_identity, chunk_identity, write_identity
 from squiggles.examples import chunk_starts
 from squiggles.storage import ensure_writable_dir
@@ -409,15 +409,18 @@ def left_as_found_on_error(out: epath.Path, as_found: tuple[bool, set] | None = 
 
 
 def _remove_unfinished(out: epath.Path, existed: bool, before: set) -> None:
+    """Under the directory's lock, and only if no other run holds it (a run refused
+    because another one works there leaves that run's files alone)."""
     if not out.exists():
         return
-    chunks = out / "chunks"
-    if (chunks.exists() and any(chunks.iterdir())) or (out / "summary.json").exists():
-        return  # results: keep everything
-    for path in (chunks, out / "settings.json", out / LOCK_FILE):
-        if path in before or not path.exists():
-            continue
-        path.rmdir() if path.is_dir() else path.unlink()
+    with lock_if_free(out) as free:
+        chunks = out / "chunks"
+        held = (chunks.exists() and any(chunks.iterdir())) or (out / "summary.json").exists()
+        if held or ((out / LOCK_FILE).exists() and not free):
+            return  # results, or another run's directory: keep everything
+        for path in (chunks, out / "settings.json", out / LOCK_FILE):
+            if path not in before and path.exists():
+                path.rmdir() if path.is_dir() else path.unlink()  # the lock file: still held
     if not existed and not any(out.iterdir()):
         out.rmdir()
 

@@ -198,3 +198,15 @@ def test_a_setting_added_later_keeps_older_runs_resumable(tiny_run, tmp_path, mo
     assert lines[0].startswith("resuming: 1 chunks")
     with pytest.raises(ValueError, match=r"differs in noise\.radius\)"):
         runs.ChunkedRun(tmp_path, tiny_run, noise_config(**{"noise.radius": "coordinate"}))
+
+
+def test_a_run_refused_because_another_works_there_touches_nothing(tiny_run, tmp_path):
+    """The directory, lock file and settings.json of the run that holds it stay, even
+    when the refused run began before that run made them."""
+    out = tmp_path / "out"
+    began = runs.found(out)  # nothing there yet
+    with locking.locked_directory(out, "analysis run"):
+        (out / "settings.json").write_text("{}")  # as the live run would have written it
+        with pytest.raises(locking.DirectoryInUseError):
+            runs.ChunkedRun(out, tiny_run, noise_config(), as_found=began)
+        assert sorted(p.name for p in out.iterdir()) == [locking.LOCK_FILE, "settings.json"]
