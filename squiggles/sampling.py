@@ -129,7 +129,7 @@ def sample_latents_at(
     check_family(family)
     seed = check_uint32("seed", seed)
     stream = check_uint32("stream", stream)
-    indices = _check_indices(indices)
+    indices = check_indices(indices)
     if indices.size == 0:
         return jnp.zeros((0, *family.latent_shape), jnp.float32)
     count = indices.size
@@ -137,7 +137,7 @@ def sample_latents_at(
     return _sample_at(family, stream_key(seed, stream), jnp.asarray(indices, jnp.uint32))
 
 
-def _check_indices(indices: object) -> np.ndarray:
+def check_indices(indices: object) -> np.ndarray:
     """A 1-D integer array in [0, 2**32); an empty sequence of any dtype is accepted
     (np.asarray([]) is float64)."""
     try:

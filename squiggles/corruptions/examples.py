@@ -18,7 +18,7 @@ from squiggles.examples import Examples, generate_examples
 from squiggles.families import Family
 from squiggles.quantization import dequantize, quantize
 from squiggles.rendering import RESOLUTION
-from squiggles.sampling import _check_indices, check_uint32, stream_key
+from squiggles.sampling import check_indices, check_uint32, stream_key
 from squiggles.splits import TEST_STREAM
 
 # Folded into a stream's key before anything else, so no corruption key is ever
@@ -35,7 +35,7 @@ def corruption_keys(
     corruption never changes the keys of the others."""
     check_corruption(corruption)
     check_severity(severity)
-    indices = _check_indices(indices)  # the indices of a stream, as sampling takes them
+    indices = check_indices(indices)  # the indices of a stream, as sampling takes them
     key = jax.random.fold_in(stream_key(check_uint32("seed", seed), check_uint32("stream", stream)),
                              CORRUPTION_SALT)  # fmt: skip
     key = jax.random.fold_in(key, zlib.crc32(corruption.encode()))
