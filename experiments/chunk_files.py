@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import zipfile
+from collections.abc import Sequence
 
 import numpy as np
 from etils import epath
@@ -156,12 +157,6 @@ def stored_chunk(path: epath.Path, start: int, identity: str | None = None) -> S
     return StoredChunk(len(index) if consecutive else 0, identity=recorded)
 
 
-def stored_count(path: epath.Path, start: int, identity: str | None = None) -> int:
-    """How many examples from `start` on the chunk file holds (0 if there is none, or if
-    it is damaged)."""
-    return stored_chunk(path, start, identity).held
-
-
 def save_npz(path: epath.Path, arrays: dict[str, np.ndarray], identity: str | None = None) -> None:
     """Written under a temporary name and renamed (replacing a short chunk being redone):
     a chunk file is complete or absent. `identity` is stored beside the arrays."""
@@ -179,9 +174,14 @@ def write_atomically(path: epath.Path, text: str) -> None:
     partial.replace(path)
 
 
-def write_table(path: epath.Path, rows: list[dict]) -> None:
+def table_text(rows: list[dict], fields: Sequence[str] | None = None) -> str:
+    """CSV text of `rows` with the columns `fields` (by default the first row's)."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else [])
+    writer = csv.DictWriter(text, fieldnames=list(fields or (rows[0] if rows else [])))
     writer.writeheader()
     writer.writerows(rows)
-    write_atomically(path, text.getvalue())
+    return text.getvalue()
+
+
+def write_table(path: epath.Path, rows: list[dict]) -> None:
+    write_atomically(path, table_text(rows))

@@ -29,6 +29,7 @@ import numpy as np
 from etils import epath
 
 from experiments import analyses, eval_lib, runs, strict_json
+from experiments.chunk_files import table_text
 from experiments.examples import DATA_SEED
 from squiggles import corruptions
 from squiggles.storage import ensure_writable_dir
@@ -150,8 +151,7 @@ def rows_of(results) -> list[dict]:
 
 def run_data(run: runs.ChunkedRun) -> dict:
     """`evaluation_data` of a run as it was loaded."""
-    return {"family": str(run.model.family), "resolution": run.model.resolution,
-            "seed": DATA_SEED, "examples": run.config.examples}  # fmt: skip
+    return evaluation_data(run.model.config, run.test_family, run.config.examples)
 
 
 # ---------------------------------------------------------------- a baseline
@@ -439,21 +439,13 @@ def write_report(
         summary["baseline"] = baseline_name
     out = ensure_writable_dir(out, "the corruption report")
     files = {
-        "corruptions.csv": _csv_text(rows).encode(),
+        "corruptions.csv": table_text(rows, CSV_FIELDS).encode(),
         "corruptions.md": markdown(summary, title).encode(),
         "corruptions.json": strict_json.dumps(summary, indent=2).encode(),
         "corruptions.png": _heat_map_png(summary, title, baseline),
     }
     write_together(out, files)
     return summary
-
-
-def _csv_text(rows: Sequence[dict]) -> str:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue()
 
 
 def _heat_map_png(summary: dict, title: str, baseline: Sequence[dict] | None) -> bytes:

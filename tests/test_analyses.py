@@ -357,7 +357,7 @@ def test_extending_past_a_short_last_chunk_and_shrinking_keep_exactly_n_rows(tin
             run = runs.ChunkedRun(tmp_path, tiny_run, config)
             with pytest.raises(KeyboardInterrupt):
                 run.run(log=stop_after_the_first_chunk)
-            assert chunk_files.stored_count(run.chunk_path("pixel", 4), 4) == 4
+            assert chunk_files.stored_chunk(run.chunk_path("pixel", 4), 4).held == 4
             # The pixel summary of 6 no longer matches the pixel chunks: it is gone.
             assert "pixel" not in json.loads((tmp_path / "summary.json").read_text())
             assert not (tmp_path / "pixel.csv").exists()
@@ -379,7 +379,7 @@ def test_extending_past_a_short_last_chunk_and_shrinking_keep_exactly_n_rows(tin
         if examples == 12:  # the noise chunk 4..5 is redone now
             assert any("noise: examples 4..7 (redoing a chunk that held only 2)" in line
                        for line in lines)  # fmt: skip
-            assert chunk_files.stored_count(run.chunk_path("noise", 4), 4) == 4
+            assert chunk_files.stored_chunk(run.chunk_path("noise", 4), 4).held == 4
         if examples in (10, 5):  # all covered by the chunks of the run of 12
             assert not any(": examples" in line for line in lines)
     for name in ("pixel", "noise"):
