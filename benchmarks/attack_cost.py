@@ -23,9 +23,10 @@ sys.path.insert(
     0, str(pathlib.Path(__file__).resolve().parents[1])
 )  # experiments/ is not installed
 import squiggles  # noqa: E402
-from experiments import attacks, data, train_lib  # noqa: E402
+from experiments.attacks import pgd
 from experiments.configs import cpu, taylor_paper, tiny  # noqa: E402
-from experiments.examples import TestExamples  # noqa: E402
+from experiments.runs.test_examples import TestExamples  # noqa: E402
+from experiments.training import data, trained_run, trainer
 
 CONFIGS = {"cpu": cpu, "resnet34": taylor_paper, "tiny": tiny}
 
@@ -51,19 +52,20 @@ def main() -> None:
     args = parser.parse_args()
 
     config = CONFIGS[args.model].get_config()
-    state = train_lib.create_train_state(config, jax.random.key(0))
+    state = trainer.create_train_state(config, jax.random.key(0))
     family = data.family_of(config)
     chunk = TestExamples.load(family, config.resolution, 0, args.batch)
     images, latents = jnp.asarray(chunk.images), jnp.asarray(chunk.latents)
     labels = jnp.asarray(chunk.labels, jnp.int32)
+    model = trained_run.classifier(state)
 
     def total_loss(images):
-        return jnp.sum(attacks.cross_entropy(state, labels)(images))
+        return jnp.sum(pgd.cross_entropy(model, labels)(images))
 
     def iteration(x0, block, **space):
         return seconds(
-            lambda x: attacks.run_pgd(state, x, labels, 0.3, steps=args.iterations,
-                                         step_fraction=1 / 25, block=block, **space),
+            lambda x: pgd.run_pgd(model, x, labels, 0.3, steps=args.iterations,
+                                  step_fraction=1 / 25, block=block, **space).point,
             x0, repeats=args.repeats,
         ) / args.iterations  # fmt: skip
 
@@ -78,7 +80,7 @@ def main() -> None:
     }
     for block in (args.block, 0):
         loop = f"blocks of {block}" if block else "one fori_loop"
-        timings[f"pixel iteration, {loop}"] = iteration(images, block, clip=(0.0, 1.0))
+        timings[f"pixel iteration, {loop}"] = iteration(images, block, clip=True)
         timings[f"latent iteration, {loop}"] = iteration(latents, block, **latent_space)
     print(f"model {args.model} ({config.resolution}x{config.resolution}), batch {args.batch}, "
           f"{args.iterations} iterations, {jax.devices()[0].platform}")  # fmt: skip

@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experime
 from timing import CONFIGS, best_seconds  # noqa: E402
 
 import squiggles  # noqa: E402
-from experiments import metrics, train_lib  # noqa: E402
+from experiments.training import metrics, trainer
 from squiggles import corruptions  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def main() -> None:
         squiggles.Taylor(), args.batch, stream=squiggles.TEST_STREAM, resolution=resolution
     )
     images = jnp.asarray(squiggles.dequantize(squiggles.quantize(examples.image)))
-    state = train_lib.create_train_state(config, jax.random.key(0))
+    state = trainer.create_train_state(config, jax.random.key(0))
     forward = jax.jit(metrics.logits)
     forward_rate = args.batch / best_seconds(lambda: forward(state, images), args.repeats)
     print(

@@ -1,4 +1,4 @@
-"""Throughput of `experiments.noise.error_rate` against the model's plain forward rate.
+"""Throughput of `experiments.attacks.ford.error_rate` against the model's plain forward rate.
 
     python benchmarks/noise_cost.py --model cpu --images 100 --samples 200 --batch 1000
     python benchmarks/noise_cost.py --workdir models/cpu_taylor
@@ -24,8 +24,9 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/
 from timing import CONFIGS, best_seconds  # noqa: E402
 
-from experiments import data, eval_lib, metrics, noise, train_lib  # noqa: E402
-from experiments.examples import TestExamples  # noqa: E402
+from experiments.attacks import ford
+from experiments.runs.test_examples import TestExamples  # noqa: E402
+from experiments.training import data, metrics, trained_run, trainer
 
 
 def main() -> None:
@@ -40,14 +41,14 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.workdir:
-        state, config = eval_lib.load_run(args.workdir)
+        state, config = trained_run.load_run(args.workdir)
     else:
         config = CONFIGS[args.model].get_config()
-        state = train_lib.create_train_state(config, jax.random.key(0))
+        state = trainer.create_train_state(config, jax.random.key(0))
     chunk = TestExamples.load(data.family_of(config), config.resolution, 0, args.images)
     images, labels = jnp.asarray(chunk.images), jnp.asarray(chunk.labels, jnp.int32)
-    logits_fn = noise.state_logits(state)
-    per_pass = noise.draws_per_pass(args.images, args.batch)
+    logits_fn = trained_run.classifier(state)
+    per_pass = ford.draws_per_pass(args.images, args.batch)
     batch = args.images * per_pass
     forward_images = jnp.tile(images, (-(-batch // args.images), 1, 1))[:batch]
     forward = jax.jit(metrics.logits)
@@ -59,7 +60,7 @@ def main() -> None:
     forward_rate = passes * batch / best_seconds(forwards, args.repeats)
     key = jax.random.key(0)
     seconds = best_seconds(
-        lambda: noise.count_errors(logits_fn, images, labels, 0.1, samples=args.samples,
+        lambda: ford.count_errors(logits_fn, images, labels, 0.1, samples=args.samples,
                                    key=key, batch=args.batch),
         args.repeats,
     )  # fmt: skip
@@ -76,14 +77,14 @@ def main() -> None:
     if args.no_extras:
         return
     start = time.perf_counter()
-    sigma = noise.sigma_at_error_rate(logits_fn, images, labels, 0.01, samples=args.samples,
+    sigma = ford.sigma_at_error_rate(logits_fn, images, labels, 0.01, samples=args.samples,
                                       key=key, batch=args.batch)  # fmt: skip
     print(
         f"σ(x, 1 %), {args.samples} draws, tol 1e-3: {time.perf_counter() - start:.1f} s "
         f"(median {np.median(sigma):.4f})"
     )
     start = time.perf_counter()
-    distance = noise.distance_to_error(logits_fn, images, labels, steps=200)
+    distance = ford.distance_to_error(logits_fn, images, labels, steps=200)
     print(
         f"distance to error, ≤200 steps: {time.perf_counter() - start:.1f} s "
         f"(median {np.median(distance.distance):.4f}, found {distance.found.mean():.2f})"

@@ -33,19 +33,20 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experime
 from timing import best_seconds  # noqa: E402  (benchmarks/timing.py)
 
 import squiggles  # noqa: E402
-from experiments import data, parallel, train_lib  # noqa: E402
+from experiments import parallel
+from experiments.training import data, trainer
 from squiggles import labels  # noqa: E402
 
 
 def jitted_step():
     return jax.jit(
-        train_lib.train_step, static_argnames=("sigma", "sigma_max"), donate_argnames=("state",)
+        trainer.train_step, static_argnames=("sigma", "sigma_max"), donate_argnames=("state",)
     )
 
 
 def replicated_state(config, data_mesh):
     """A fresh train state on every device, as training holds it."""
-    state = train_lib.create_train_state(config, jax.random.key(0))
+    state = trainer.create_train_state(config, jax.random.key(0))
     return jax.device_put(state, parallel.replicated(data_mesh))
 
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dtype is not None:
         config.dtype = args.dtype
     try:
-        train_lib.check_config(config)
+        trainer.check_config(config)
     except ValueError as error:
         parser.error(str(error))
     cores, workers = os.cpu_count(), labels.default_workers()

@@ -20,7 +20,8 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import config_overrides, console, runs, strict_json
+from experiments import config_overrides, console
+from experiments.runs import runner, strict_json
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Analysis config file (experiments/configs/analyses/), ':names' to choose."
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("--config is required, e.g. experiments/configs/analyses/paper.py")
     console.setup()
     try:
-        summary = runs.ChunkedRun(_OUT.value, _WORKDIR.value, _CONFIG.value).run()
+        summary = runner.ChunkedRun(_OUT.value, _WORKDIR.value, _CONFIG.value).run()
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sys.exit(f"error: {error}")
     print(strict_json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2))

@@ -14,13 +14,18 @@ stays on warnings, and on every line of a log file if absl is asked to write one
 
 Set SQUIGGLES_SHOW_ALL_LOGS=1, or pass --verbosity=1, to see every library's lines again,
 with their prefixes.
+
+`Progress` is the one rate-and-ETA of every long job: training steps, analysis chunks and
+the Squiggles-C evaluation (a chunked run).
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import pathlib
+import time
 
 from absl import flags
 from absl import logging as absl_logging
@@ -81,3 +86,36 @@ def tensorflow_without_gpus():
 
     tf.config.set_visible_devices([], "GPU")
     return tf
+
+
+class Progress:
+    """How far a long job is: units done of `total`, their rate per second and the time
+    the rest will take at that rate. The rate is over everything done since this began,
+    or over the last interval (`interval=True`: training, whose speed changes once its
+    step is compiled and around validations)."""
+
+    def __init__(self, total: int, done: int = 0, *, unit: str, interval: bool = False):
+        self.total, self.done, self.unit, self.interval = total, done, unit, interval
+        self.rate = 0.0
+        self._began = self._last = (done, time.perf_counter())
+
+    def update(self, done: int) -> float:
+        """Records that `done` units in all are finished; returns the rate."""
+        now = time.perf_counter()
+        since, then = self._last if self.interval else self._began
+        self.rate = (done - since) / max(now - then, 1e-9)
+        self.done, self._last = done, (done, now)
+        return self.rate
+
+    def advance(self, count: int) -> float:
+        """Records `count` more units finished; returns the rate."""
+        return self.update(self.done + count)
+
+    def eta(self) -> str:
+        """The time the remaining units take at the rate, as H:MM:SS."""
+        seconds = round(max(self.total - self.done, 0) / max(self.rate, 1e-9))
+        return str(datetime.timedelta(seconds=seconds))
+
+    def rate_and_eta(self, separator: str = ", ") -> str:
+        """ "12.34 examples/s, ETA 0:01:05": the end of every progress line."""
+        return f"{self.rate:.2f} {self.unit}/s{separator}ETA {self.eta()}"

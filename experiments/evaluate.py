@@ -8,9 +8,10 @@ python -m experiments.evaluate --table taylor=runs/taylor,sine_net=runs/sine_net
 python -m experiments.evaluate --workdir runs/noisy --corruptions all --examples 2000 \
     --baseline runs/plain/squiggles_c --out runs/noisy/squiggles_c
 
-A Squiggles-C evaluation is a chunked run (`experiments.runs`): its chunks are saved in
---out as they finish, so the same command resumes an interrupted one, and --out is
-locked while it works and refused if it holds another model's or other settings' results.
+A Squiggles-C evaluation is a chunked run (`experiments.evaluation.corruption_run`): its
+chunks are saved in --out as they finish, so the same command resumes an interrupted one,
+and --out is locked while it works and refused if it holds another model's or other
+settings' results.
 """
 
 import json
@@ -19,8 +20,10 @@ import sys
 from absl import app, flags
 from etils import epath
 
-from experiments import console, corruption_eval, eval_lib, train_lib
-from experiments.runs import ChunkedRun
+from experiments import console
+from experiments.evaluation import clean_report, corruption_report, corruption_run
+from experiments.runs.runner import ChunkedRun
+from experiments.training import trained_run, trainer
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run to evaluate.")
 _TABLE = flags.DEFINE_string("table", None, "FAMILY=WORKDIR,... runs for the cross-family table.")
@@ -59,7 +62,7 @@ def main(argv: list[str]) -> None:
     corrupting = _CORRUPTIONS.value is not None  # given, even if empty
     if corrupting and not _CORRUPTIONS.value.strip():  # not a plain evaluation
         try:
-            corruption_eval.parse_corruptions(_CORRUPTIONS.value)
+            corruption_report.parse_corruptions(_CORRUPTIONS.value)
         except ValueError as error:
             raise app.UsageError(str(error)) from None
     if corrupting and not _WORKDIR.value:
@@ -78,18 +81,18 @@ def main(argv: list[str]) -> None:
             return
         if _TABLE.value:
             runs = _parse_table(_TABLE.value)
-            eval_lib.cross_family_table(
+            clean_report.cross_family_table(
                 runs, _EXAMPLES.value, _OUT.value, _SOURCE.value, _DATA_DIR.value
             )
-            print((eval_lib.epath.Path(_OUT.value) / "table6.md").read_text())
+            print((clean_report.epath.Path(_OUT.value) / "table6.md").read_text())
             return
-        state, config = eval_lib.load_run(_WORKDIR.value)
-        family = eval_lib.family_for(config, _FAMILY.value)
-        batches = eval_lib.test_batches(
+        state, config = trained_run.load_run(_WORKDIR.value)
+        family = trained_run.family_for(config, _FAMILY.value)
+        batches = clean_report.test_batches(
             config, family, _EXAMPLES.value, _SOURCE.value, data_dir=_DATA_DIR.value
         )
-        result = eval_lib.evaluate(state, batches)
-        out = eval_lib.write_report(result, _OUT.value, f"{_WORKDIR.value} on {family}")
+        result = clean_report.evaluate(state, batches)
+        out = clean_report.write_report(result, _OUT.value, f"{_WORKDIR.value} on {family}")
         print(
             json.dumps({k: v for k, v in result.items() if k != "misclassified_images"}, indent=2)
         )
@@ -104,24 +107,24 @@ def _evaluate_corruptions() -> None:
     test data, --out not being the baseline's, the run directories), then evaluates the
     baseline run (if --baseline is one) and the model, each a resumable chunked run, and
     writes each report under its directory's lock."""
-    names = corruption_eval.parse_corruptions(_CORRUPTIONS.value)
-    severities = corruption_eval.parse_severities(_SEVERITIES.value)
-    data = corruption_eval.evaluation_data(
-        train_lib.read_config(_WORKDIR.value), _FAMILY.value, _EXAMPLES.value
+    names = corruption_report.parse_corruptions(_CORRUPTIONS.value)
+    severities = corruption_report.parse_severities(_SEVERITIES.value)
+    data = corruption_run.evaluation_data(
+        trainer.read_config(_WORKDIR.value), _FAMILY.value, _EXAMPLES.value
     )
     out, baseline, base_run = epath.Path(_OUT.value), None, None
     if _BASELINE.value:
         base = epath.Path(_BASELINE.value)
-        corruption_eval.check_not_baseline(out, base)
+        corruption_report.check_not_baseline(out, base)
         if (base / "corruptions.csv").exists() or not (base / "config.json").exists():
-            baseline, base_data = corruption_eval.read_report(base)
-            corruption_eval.check_baseline(baseline, names, severities, _EXAMPLES.value,
+            baseline, base_data = corruption_report.read_report(base)
+            corruption_report.check_baseline(baseline, names, severities, _EXAMPLES.value,
                                            data, base_data)  # fmt: skip
         else:  # a training run: evaluated the same way first, into OUT/baseline
-            corruption_eval.check_not_baseline(out / "baseline", base)
-            base_config = train_lib.read_config(base)
-            corruption_eval.check_same_data(
-                data, corruption_eval.evaluation_data(base_config, _FAMILY.value, _EXAMPLES.value)
+            corruption_report.check_not_baseline(out / "baseline", base)
+            base_config = trainer.read_config(base)
+            corruption_report.check_same_data(
+                data, corruption_run.evaluation_data(base_config, _FAMILY.value, _EXAMPLES.value)
             )
             base_run = _run(out / "baseline", _BASELINE.value, names, severities)
     run = _run(out, _WORKDIR.value, names, severities)
@@ -133,7 +136,7 @@ def _evaluate_corruptions() -> None:
 
 
 def _run(out: epath.Path, workdir: str, names, severities) -> ChunkedRun:
-    return corruption_eval.corruption_run(
+    return corruption_run.corruption_run(
         out, workdir, _EXAMPLES.value, names, severities, family=_FAMILY.value
     )
 
@@ -141,10 +144,10 @@ def _run(out: epath.Path, workdir: str, names, severities) -> ChunkedRun:
 def _evaluate(run: ChunkedRun, title: str, baseline=None, baseline_name=None) -> list:
     """A model's rows, computed by its chunked run (resumed where it stopped), and its
     report in the run's directory."""
-    rows = corruption_eval.evaluate_corruptions(run)
+    rows = corruption_run.evaluate_corruptions(run)
     with run.locked():  # no other run writes here while the report is written
-        corruption_eval.write_report(
-            rows, run.out, title, corruption_eval.run_data(run), baseline, baseline_name
+        corruption_report.write_report(
+            rows, run.out, title, corruption_run.run_data(run), baseline, baseline_name
         )
     return rows
 

@@ -51,7 +51,7 @@ from absl import app, flags
 from etils import epath
 
 from experiments import console
-from experiments.drawing import accuracy, boundary, church, errors, examples, ford, inputs
+from experiments.drawing import accuracy, boundary, church, errors, example_grids, ford, inputs
 from squiggles.storage import ensure_writable_dir
 
 _OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON files.")
@@ -196,7 +196,7 @@ def fig11_note(
         asked.append((latent_run, "latent", latent_epsilon, "--latent_epsilon"))
     parts = []
     for each, space, epsilon, flag in asked:
-        fooled = examples.fooled_epsilons(each, space)
+        fooled = example_grids.fooled_epsilons(each, space)
         where = f"it fooled some at ε {fooled}" if fooled else "it fooled none at any stored ε"
         parts.append(f"by {space} PGD at {flag}={epsilon:g} in {each} ({where})")
     return f"fig11 not drawn: no test example was fooled {' or '.join(parts)}"
@@ -232,11 +232,13 @@ def draw(
     drawers = {
         "fig10": lambda: [accuracy.accuracy_against_epsilon(runs, out)],
         "fig3": lambda: [
-            examples.attacked_curve(runs[0], latent_run, curve_index, list(curve_epsilons), out)
+            example_grids.attacked_curve(
+                runs[0], latent_run, curve_index, list(curve_epsilons), out
+            )
         ],
         "fig7": lambda: [errors.error_grids(runs, latent_runs, pixel_epsilon, latent_epsilon, out)],
         "fig11": lambda: [
-            examples.side_by_side(runs[0], latent_run, pixel_epsilon, latent_epsilon, out)
+            example_grids.side_by_side(runs[0], latent_run, pixel_epsilon, latent_epsilon, out)
         ],
         "fig9": lambda: [accuracy.latent_attack_curves(latent_runs, list(runs), out)],
         "fig8": lambda: [boundary.distance_cdfs(list(boundary_runs), out)],

@@ -27,7 +27,8 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import config_overrides, console, ford_stages, strict_json
+from experiments import config_overrides, console
+from experiments.runs import ford_stages, strict_json
 
 CONFIG = pathlib.Path(__file__).parent / "configs" / "analyses" / "ford.py"
 # No default here: `config_overrides.run` sets it, so that it is loaded (and its

@@ -12,7 +12,8 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import config_overrides, console, parallel, train_lib
+from experiments import config_overrides, console, parallel
+from experiments.training import trainer
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
@@ -25,7 +26,7 @@ def main(argv: list[str]) -> None:
     console.setup()
     parallel.initialize()  # when launched as one process of several (docs/training.md)
     try:
-        state = train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        state = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except (ValueError, FileNotFoundError, PermissionError, FloatingPointError) as error:
         sys.exit(f"error: {error}")
     print(f"trained to step {int(state.step)}; checkpoints and metrics.jsonl in {_WORKDIR.value}")

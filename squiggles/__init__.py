@@ -6,11 +6,11 @@ itself, made by a differentiable generator (latent → points → pixels).
     images = squiggles.render(z)                       # (16, 60, 60), differentiable
     labels = squiggles.is_self_intersecting(squiggles.points(z))
 
-`render` and `render_points` always run one XLA program, eagerly or under jit,
-grad and vmap. For many forward images on a CPU, `render_on_host` and
-`render_points_on_host` draw the same bits several times faster with a compiled
-host kernel (concrete float32 arrays only); `generate_examples(renderer="auto")`
-uses it when JAX's default backend is the CPU.
+`render` and `render_points` work eagerly and under jit, grad and vmap. On a CPU a
+compiled host kernel draws their forward pass (float32 curves), with the bits of
+the XLA program that draws it elsewhere and that differentiation always uses;
+`renderer="xla"` or `"host"` forces one of them, and `render_on_host` and
+`render_points_on_host` the kernel.
 
 The constants every user of the data shares live here, free of TensorFlow: the
 stream of each split (SPLIT_STREAMS, TRAIN_STREAM, ...), CLASS_NAMES, and the

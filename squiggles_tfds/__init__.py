@@ -19,9 +19,8 @@ tfds_extra.require("squiggles_tfds")
 
 # The shared constants live in `squiggles` (no TensorFlow); re-exported here.
 from squiggles import CLASS_NAMES, SPLIT_STREAMS, dequantize, quantize  # noqa: E402
-from squiggles_tfds.configs import CONFIGS, SquigglesConfig  # noqa: E402
+from squiggles_tfds.squiggles import CONFIGS, Builder, SquigglesConfig  # noqa: E402
 from squiggles_tfds.squiggles_c import SquigglesCConfig  # noqa: E402
-from squiggles_tfds.squiggles_dataset_builder import Builder  # noqa: E402
 
 __all__ = [
     "Builder",

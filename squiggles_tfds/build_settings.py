@@ -16,7 +16,7 @@ from typing import Protocol
 
 from etils import epath
 
-from squiggles_tfds.configs import SETTINGS, SquigglesConfig
+from squiggles_tfds.squiggles.configs import SETTINGS, SquigglesConfig
 
 METADATA_FILE = "metadata.json"
 

@@ -43,9 +43,9 @@ __all__ = [
 
 class OwnCustomConfigFilter(logging.Filter):
     """Drops TFDS's "Using custom data configuration: <config>" warning for configs of
-    ours: every config made from JSON (`tfds build squiggles --config '{...}'`, the
-    documented way) or read back from a build is "custom" to TFDS, and the next lines
-    name it again. Other datasets' custom configs still warn."""
+    ours: every config made from JSON (`tfds build squiggles --imports squiggles_tfds
+    --config '{...}'`, the documented way) or read back from a build is "custom" to
+    TFDS, and the next lines name it again. Other datasets' custom configs still warn."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not str(record.msg).startswith("Using custom data configuration"):

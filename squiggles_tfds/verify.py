@@ -34,8 +34,7 @@ from squiggles.quantization import quantize
 from squiggles.renderers import render_points_with
 from squiggles.splits import SPLIT_STREAMS
 from squiggles_tfds import build_settings, interrupted_builds, quiet
-from squiggles_tfds.configs import CONFIGS, SquigglesConfig
-from squiggles_tfds.squiggles_dataset_builder import Builder
+from squiggles_tfds.squiggles import CONFIGS, Builder, SquigglesConfig
 
 # Nothing above loads TensorFlow: load it now without its harmless start-up lines.
 tf = quiet.load_tensorflow()

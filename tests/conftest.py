@@ -22,10 +22,11 @@ from collections.abc import Iterator
 import jax
 import pytest
 
-from experiments import ford_stages, runs, train_lib
 from experiments.configs import tiny
 from experiments.configs.analyses import ford
 from experiments.configs.analyses import tiny as tiny_analyses_config
+from experiments.runs import ford_stages, runner
+from experiments.training import trainer
 
 DONE = "done.json"
 
@@ -112,7 +113,7 @@ def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, family: str)
     def train(path: pathlib.Path) -> None:
         config = tiny.get_config()
         config.family = family
-        train_lib.train_and_evaluate(config, str(path))
+        trainer.train_and_evaluate(config, str(path))
 
     return made_once(tmp_path_factory, name, train)
 
@@ -170,7 +171,7 @@ def shared_analyses(tmp_path_factory: pytest.TempPathFactory, run: str) -> pathl
 
     def analyse(path: pathlib.Path) -> None:
         config = tiny_analyses_config.get_config(ALL_ANALYSES)
-        runs.ChunkedRun(path, run, config).run(log=lambda line: None)
+        runner.ChunkedRun(path, run, config).run(log=lambda line: None)
 
     return made_once(tmp_path_factory, "tiny_analyses", analyse)
 

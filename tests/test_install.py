@@ -6,14 +6,17 @@ import configparser
 import importlib.machinery
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import types
+import zipfile
 
 import pytest
 
-from experiments import eval_lib, train_lib
 from experiments.configs import tiny
+from experiments.evaluation import clean_report
+from experiments.training import trainer
 from squiggles import Taylor, tfds_extra
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -43,14 +46,18 @@ def test_the_core_requires_no_tensorflow_and_the_tfds_extra_holds_it():
     assert TFDS_DISTRIBUTIONS | {"importlib-resources"} <= set(extras["tfds"])
     # `test` (what CI installs) holds the whole `tfds` extra, with the same bounds.
     assert {name: extras["test"].get(name) for name in extras["tfds"]} == extras["tfds"]
-    assert "tensorboard" in core  # event files without TensorFlow (experiments/metrics_io.py)
+    assert (
+        "tensorboard" in core
+    )  # event files without TensorFlow (experiments/training/metrics_log.py)
 
 
 def test_the_readme_installs_the_tfds_extra_and_ci_runs_its_test_command():
     readme = (ROOT / "README.md").read_text()
     setup_block = readme.split("## Set-up", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line for line in setup_block.splitlines() if line.startswith("pip install")]
-    assert commands[0].startswith(f"{EXTRA} && tfds build squiggles"), commands
+    # `--imports`: in the repository root the folder `squiggles/` is the generator, not
+    # a dataset folder for TFDS to load (tests/squiggles_tfds/test_tfds_command.py runs it).
+    assert commands[0].startswith(f"{EXTRA} && tfds build squiggles --imports squiggles_tfds && ")
     assert commands[1] == 'pip install -e ".[test]" && python -m pytest', commands
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert commands[1] in ci
@@ -79,14 +86,14 @@ def _jax_path_modules() -> list[str]:
         (ROOT / "experiments").rglob("*.py")
     )
     names = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in paths]
-    names = [name.removesuffix(".__init__") for name in names]
-    # The one TFDS file of squiggles/: what `tfds build squiggles` loads from the root.
-    return [name for name in names if name != "squiggles.squiggles_dataset_builder"]
+    return [name.removesuffix(".__init__") for name in names]
 
 
 def test_the_jax_path_imports_no_tensorflow_tfds_beam_or_croissant():
     modules = _jax_path_modules()
-    assert {"squiggles.corruptions", "experiments.train_lib", "experiments.figures"} <= set(modules)
+    assert {"squiggles.corruptions", "experiments.training.trainer", "experiments.figures"} <= set(
+        modules
+    )
     done = subprocess.run(
         [sys.executable, "-c", _imports(modules)], cwd=ROOT, capture_output=True, text=True
     )
@@ -126,9 +133,9 @@ def test_training_and_evaluation_from_tfds_name_the_extra_when_it_is_missing(mon
     config.data.source = "tfds"
     _pretend(monkeypatch, installed=False)
     with pytest.raises(ValueError, match="^data.source=tfds needs TensorFlow Datasets"):
-        train_lib.check_config(config)
+        trainer.check_config(config)
     with pytest.raises(ValueError, match=re.escape(f"install the extra with {EXTRA}")):
-        eval_lib.test_batches(config, Taylor(), 8, "tfds")
+        clean_report.test_batches(config, Taylor(), 8, "tfds")
 
 
 @pytest.mark.e2e
@@ -160,3 +167,40 @@ def test_without_tfds_the_package_and_the_training_binary_name_the_extra(tmp_pat
         f"tensorflow, tensorflow_datasets): install the extra with {EXTRA}"
     )
     assert not workdir.exists()  # refused before writing anything
+
+
+def _package_files(package: str) -> set[str]:
+    """The files of a package folder, as a wheel names them."""
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+@pytest.mark.e2e
+def test_a_built_wheel_carries_every_file_of_the_tfds_datasets(tmp_path):
+    # What a non-editable install holds: beside each builder, the README, CITATIONS.bib,
+    # TAGS.txt, checksums.tsv and dummy data that TFDS reads from the builder's folder.
+    source = tmp_path / "source"
+    for package in ("squiggles", "squiggles_tfds"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "--quiet", "--wheel-dir", str(tmp_path / "dist"), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    files = set(zipfile.ZipFile(wheel).namelist())
+    expected = _package_files("squiggles_tfds")
+    for name in ("squiggles", "squiggles_c"):
+        assert f"squiggles_tfds/{name}/dummy_data/README.md" in expected
+    assert {f for f in files if f.startswith("squiggles_tfds/")} == expected
+    assert {f for f in files if f.startswith("squiggles/") and f.endswith(".py")} == {
+        f for f in _package_files("squiggles") if f.endswith(".py")
+    }

@@ -1,6 +1,8 @@
 """What git keeps out of the repository: the files the README's commands write into it."""
 
+import ast
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -40,3 +42,69 @@ def test_the_readme_and_docs_speak_of_the_project_only():
         if word in page.read_text().lower()
     ]
     assert not found, found
+
+
+def _imported_modules(path: pathlib.Path) -> set[str]:
+    """The modules a Python file imports, at its top or inside functions."""
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            imported.add(node.module)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in ("import_module", "__import__"):
+                imported.add(str(node.args[0].value))
+    return imported
+
+
+def test_the_core_package_never_imports_squiggles_tfds():
+    # `squiggles` is the TensorFlow-free core; the TFDS datasets import it, never the reverse,
+    # and no TFDS dataset folder (`<name>/<name>_dataset_builder.py`) sits in the repository root.
+    files = sorted((ROOT / "squiggles").rglob("*.py"))
+    assert len(files) > 20
+    found = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in sorted(_imported_modules(path))
+        if name.split(".")[0] == "squiggles_tfds"
+    ]
+    assert not found, found
+    assert not list(ROOT.glob("*/*_dataset_builder.py"))
+
+
+def _code_block_lines(text: str) -> list[str]:
+    """The lines inside the ``` fences of a Markdown page."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def test_every_documented_tfds_build_command_imports_squiggles_tfds():
+    # Without `--imports` TFDS looks for a dataset folder named like the dataset, and in
+    # the repository root `squiggles/` is the generator package.
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    commands = {
+        f"{page.relative_to(ROOT)}: {line.strip()}"
+        for page in pages
+        for line in _code_block_lines(page.read_text())
+        if re.search(r"tfds build squiggles", line)
+    }
+    # The datasets' descriptions (their README.md) name the command in running text.
+    commands |= {
+        f"{page.relative_to(ROOT)}: {line.strip()}"
+        for page in sorted((ROOT / "squiggles_tfds").glob("*/README.md"))
+        for line in page.read_text().splitlines()
+        if re.search(r"tfds build squiggles", line)
+    }
+    assert sum(command.startswith("README.md: ") for command in commands) >= 1
+    assert len(commands) >= 8, commands
+    missing = sorted(
+        c for c in commands if not re.search(r"tfds build \w+ --imports squiggles_tfds\b", c)
+    )
+    assert not missing, missing

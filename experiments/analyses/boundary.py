@@ -20,22 +20,24 @@ import numpy as np
 from etils import epath
 
 import squiggles
-from experiments import attacks, runs
 from experiments.analyses import common
-from experiments.examples import TestExamples
+from experiments.attacks import pgd
+from experiments.classifier import probabilities
 from experiments.results import BoundaryResults
+from experiments.runs import store
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = BoundaryResults
-PER_EPSILON = ()
+PER_EPSILON = RESULTS.PER_EPSILON
 SUMMARY_SETTINGS = ("attack_results", "attack_epsilon")  # they change only the summary
 GROUPS = ("all", "misclassified", "attack_succeeded")
 
 
 def default_settings() -> ml_collections.ConfigDict:
     settings = ml_collections.ConfigDict()
-    settings.epsilons = attacks.DEFAULT_EPSILONS
-    settings.steps = attacks.STEPS
-    settings.step_fraction = attacks.STEP_FRACTION
+    settings.epsilons = pgd.DEFAULT_EPSILONS
+    settings.steps = pgd.STEPS
+    settings.step_fraction = pgd.STEP_FRACTION
     settings.bisection_steps = 20
     settings.block = 10
     # The training run whose gradients guide the search (unset: the analysed model).
@@ -63,14 +65,14 @@ def check_inputs(context) -> None:
     analysed model itself, with results at `attack_epsilon`."""
     source, epsilon = context.settings.attack_results, context.settings.attack_epsilon
     if not source:  # this run's own pixel results, if it has any
-        held = (runs.read_summary(context.out) or {}).keys()
+        held = (store.read_summary(context.out) or {}).keys()
         if "pixel" in context.run_config.analyses:
             _check_grid(context.run_config.pixel.epsilons, epsilon, "this run's pixel analysis")
         elif "pixel" in held:
-            grid = runs.read_settings(context.out)["analyses"]["pixel"]["epsilons"]
+            grid = store.read_settings(context.out)["analyses"]["pixel"]["epsilons"]
             _check_grid(grid, epsilon, str(context.out))
         return
-    stored = runs.read_settings(source)
+    stored = store.read_settings(source)
     recorded = stored["model"]["fingerprint"]
     if recorded != context.model.fingerprint:
         raise ValueError(
@@ -106,7 +108,7 @@ def bisect_on_true_label(
 
     for _ in range(steps):
         middle = (low + high) / 2
-        changed = attacks.true_labels(along(middle), family) != label
+        changed = pgd.true_labels(along(middle), family) != label
         high = np.where(changed, middle, high)
         low = np.where(changed, low, middle)
     return high, along(high)
@@ -123,13 +125,13 @@ def grid_search(context, examples: TestExamples) -> tuple[np.ndarray, np.ndarray
         todo = np.flatnonzero(found_at < 0)
         if not len(todo):
             break
-        attacked = attacks.attack_subset(
-            navigator.state, examples.latents, 1 - labels.astype(np.int32), todo, epsilon,
+        attacked = pgd.attack_subset(
+            navigator.classifier, examples.latents, 1 - labels.astype(np.int32), todo, epsilon,
             batch=context.batch, family=family, resolution=navigator.resolution,
             targeted=True, steps=settings.steps, step_fraction=settings.step_fraction,
             block=settings.block,
         )  # fmt: skip
-        changed = attacks.true_labels(attacked, family) != labels[todo]
+        changed = pgd.true_labels(attacked, family) != labels[todo]
         found_at[todo[changed]] = k
         end[todo[changed]] = attacked[changed]
         context.log(
@@ -151,10 +153,10 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
     return {
         "index": examples.indices,
         "label": examples.labels,
-        "analysed_probability": attacks.probabilities(context.model.state, examples.images),
+        "analysed_probability": probabilities(context.model.classifier, examples.images),
         "found_at": found_at,
         "grid_distance": np.where(found, grid[found_at], np.inf),
-        "refined_distance": np.where(found, attacks.norms(point - examples.latents), np.inf),
+        "refined_distance": np.where(found, pgd.norms(point - examples.latents), np.inf),
         "boundary_point": point,
     }
 
@@ -169,7 +171,7 @@ def cumulative_fractions(distance: np.ndarray, epsilons) -> list[float]:
 def attack_successes(source: str | epath.PathLike, epsilon: float, indices) -> np.ndarray:
     """Which examples a pixel PGD at `epsilon` fooled (right before, wrong after), from
     the pixel results of the run directory `source`."""
-    pixel = runs.read_results(source, "pixel")
+    pixel = store.read_results(source, "pixel")
     fooled = pixel.fooled[pixel.at(epsilon)]
     missing = np.setdiff1d(indices, pixel.index)
     if len(missing):
@@ -185,7 +187,7 @@ def groups(results: BoundaryResults, context) -> dict[str, np.ndarray]:
     are there) those a pixel PGD fooled."""
     members = {"all": np.ones(len(results.index), bool), "misclassified": results.misclassified}
     source = context.settings.attack_results or context.out
-    summary = runs.read_summary(source) or {}
+    summary = store.read_summary(source) or {}
     if context.settings.attack_results or "pixel" in summary:
         try:
             members["attack_succeeded"] = attack_successes(

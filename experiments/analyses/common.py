@@ -3,16 +3,15 @@ a chunk, and the summary and table of attack results."""
 
 from __future__ import annotations
 
-import numbers
-
 import ml_collections
 import numpy as np
 
-from experiments.examples import TestExamples
+from experiments import checks
 from experiments.results import AttackResults, latent_attack_summary, predicted
+from experiments.runs.test_examples import TestExamples
 
 # Arrays of attack results that hold examples on axis 1, one row per ε.
-PER_EPSILON = ("label_after", "probability", "norm", "found_at", "attacked")
+PER_EPSILON = AttackResults.PER_EPSILON  # the layout of every attack's results
 
 
 def check_epsilons(settings: ml_collections.ConfigDict, field: str = "epsilons") -> None:
@@ -24,21 +23,14 @@ def check_pgd(settings: ml_collections.ConfigDict) -> None:
     """steps >= 0, step_fraction > 0, block >= 0 (0: one fori_loop)."""
     check_integer(settings, "steps", 0)
     check_integer(settings, "block", 0, "(0: one fori_loop)")
-    if not (_is_number(settings.step_fraction) and settings.step_fraction > 0):
+    if not (checks.is_number(settings.step_fraction) and settings.step_fraction > 0):
         raise ValueError(f"step_fraction must be a number > 0, got {settings.step_fraction!r}")
 
 
 def check_integer(
     settings: ml_collections.ConfigDict, field: str, minimum: int, note: str = ""
 ) -> None:
-    value = settings[field]
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{field} must be an integer >= {minimum}{' ' + note if note else ''}, "
-                         f"got {value!r}")  # fmt: skip
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    checks.check_integer(settings[field], field, minimum, note=note)
 
 
 def empty_results(examples: TestExamples, epsilons, attacked=None) -> dict[str, np.ndarray]:
@@ -115,7 +107,9 @@ def check_number(settings: ml_collections.ConfigDict, field: str, low: float, hi
                  *, closed_low: bool = False) -> None:  # fmt: skip
     """A finite number in (low, high) ([low, high) with closed_low), or a clear error."""
     value = settings[field]
-    inside = _is_number(value) and (low <= value if closed_low else low < value) and value < high
+    inside = (
+        checks.is_number(value) and (low <= value if closed_low else low < value) and value < high
+    )
     if not inside:
         bracket = "[" if closed_low else "("
         raise ValueError(f"{field} must be a number in {bracket}{low}, {high}), got {value!r}")
@@ -127,7 +121,9 @@ def check_grid(settings: ml_collections.ConfigDict, field: str, positive: bool =
     grid = settings[field]
     values = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
     low_ok = (lambda v: v > 0) if positive else (lambda v: v >= 0)
-    if not values or not all(_is_number(v) and low_ok(v) and v < float("inf") for v in values):
+    if not values or not all(
+        checks.is_number(v) and low_ok(v) and v < float("inf") for v in values
+    ):
         kind = "positive finite numbers" if positive else "finite numbers >= 0"
         raise ValueError(f"{field} must be {kind}, got {grid}")
     if list(values) != sorted(set(values)):

@@ -2,12 +2,12 @@
 
 Pixel slice of each test image x: the plane through x, a Gaussian-noise error n (the
 first of `noise_draws` draws at `noise_sigma` that is misclassified, σ doubled up to
-`noise_doublings` times when none is) and the PGD error p of `noise.distance_to_error`,
+`noise_doublings` times when none is) and the PGD error p of `ford.distance_to_error`,
 on the Gram–Schmidt basis e1 = (p − x)/‖p − x‖, e2 ⟂ e1 towards n; the model's class on a
 `grid`×`grid` lattice spanning ±`pixel_extent`·max(‖n − x‖, ‖p − x‖).
 
 Latent slice of its latent z: along the direction to the model's nearest latent error
-(`latent_noise.latent_distance_to_error`) and a random direction orthogonal to it,
+(`ford_latent.latent_distance_to_error`) and a random direction orthogonal to it,
 ±`latent_extent`; each lattice point rendered for the model and labelled with Shapely,
 so the figure draws the true decision boundary over the model's classes. Where no error
 was found, that axis is a random direction too.
@@ -22,14 +22,15 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from experiments import attacks, latent_noise, noise
 from experiments.analyses import common
-from experiments.examples import TestExamples
-from experiments.noise_results import ChurchResults
+from experiments.attacks import ford, ford_latent, pgd
+from experiments.classifier import probabilities
+from experiments.results import ChurchResults
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = ChurchResults
-PER_EPSILON = ()
-SHARED = ("offsets", "latent_offsets")
+PER_EPSILON = RESULTS.PER_EPSILON
+SHARED = RESULTS.SHARED
 KEY_STREAM = 6
 
 
@@ -44,7 +45,7 @@ def default_settings() -> ml_collections.ConfigDict:
     settings.latent_grid = 61
     settings.latent_extent = 1.0
     settings.latent_epsilon = 4.8
-    settings.batch = noise.DEFAULT_BATCH
+    settings.batch = ford.DEFAULT_BATCH
     settings.seed = 0
     return settings
 
@@ -76,7 +77,7 @@ def first_noise_error(logits_fn, image, label: int, key, settings):
     (None, nan) if there is none at all."""
     for doubling in range(settings.noise_doublings + 1):
         sigma = settings.noise_sigma * 2**doubling
-        draws = noise.noisy_sample(
+        draws = ford.noisy_sample(
             jax.random.fold_in(key, doubling),
             jnp.broadcast_to(image, (settings.noise_draws, *image.shape)), sigma, 0,
         )  # fmt: skip
@@ -106,15 +107,14 @@ def lattice(origin: np.ndarray, e1: np.ndarray, e2: np.ndarray, offsets: np.ndar
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    settings, state, family = context.settings, context.model.state, context.family
-    logits_fn = noise.state_logits(state)
-    latent_model = latent_noise.latent_logits(logits_fn, family, context.resolution)
+    settings, logits_fn, family = context.settings, context.model.classifier, context.family
+    latent_model = pgd.through_renderer(logits_fn, family, context.resolution)
     images, latents, labels = examples.images, examples.latents, examples.labels
     count, grid, latent_grid = len(labels), settings.grid, settings.latent_grid
     key = context.key(examples, 0)
-    pgd = noise.distance_to_error(logits_fn, images, labels, steps=settings.steps,
+    pgd_error = ford.distance_to_error(logits_fn, images, labels, steps=settings.steps,
                                   sigma=settings.noise_sigma)  # fmt: skip
-    latent_error = latent_noise.latent_distance_to_error(
+    latent_error = ford_latent.latent_distance_to_error(
         logits_fn, latents, labels, family=family, resolution=context.resolution,
         epsilon=settings.latent_epsilon, steps=settings.steps,
     )  # fmt: skip
@@ -124,7 +124,7 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
     results = {
         "index": examples.indices,
         "label": labels,
-        "clean_probability": attacks.probabilities(state, images),
+        "clean_probability": probabilities(logits_fn, images),
         "offsets": np.linspace(-1, 1, grid),  # times each image's pixel_extent
         "pixel_extent": np.zeros(count),
         "pixel_class": np.zeros((count, grid, grid), np.int8),
@@ -140,19 +140,21 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
     }
     for i in range(count):
         x, label = images[i], int(labels[i])
-        has_pgd = bool(pgd.found[i] and pgd.distance[i] > 0)  # 0: wrong clean, no direction
-        e1 = unit_rows((pgd.point[i] - x if has_pgd else random[i])[None])[0]
+        has_pgd = bool(
+            pgd_error.found[i] and pgd_error.distance[i] > 0
+        )  # 0: wrong clean, no direction
+        e1 = unit_rows((pgd_error.point[i] - x if has_pgd else random[i])[None])[0]
         error, sigma = first_noise_error(logits_fn, x, label, jax.random.fold_in(key, 10 + i),
                                          settings)  # fmt: skip
         e2 = orthogonal(e1[None], (error - x if error is not None else random[i][::-1])[None])[0]
-        reach = [float(pgd.distance[i]) if has_pgd else 0.0]
+        reach = [float(pgd_error.distance[i]) if has_pgd else 0.0]
         if error is not None:
             offset = (error - x).ravel()
             results["noise_point"][i] = (offset @ e1.ravel(), offset @ e2.ravel())
             results["noise_sigma"][i] = sigma
             reach.append(np.linalg.norm(offset))
         if has_pgd:
-            results["pgd_point"][i] = (pgd.distance[i], 0.0)
+            results["pgd_point"][i] = (pgd_error.distance[i], 0.0)
         # With no error at all, the typical noise norm σ√d sets the scale.
         scale = max(reach) or settings.noise_sigma * math.sqrt(x.size)
         extent = settings.pixel_extent * scale
@@ -169,7 +171,7 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         points = lattice(z, f1, f2, results["latent_offsets"]).astype(np.float32)
         results["latent_class"][i] = classify(latent_model, points, settings.batch).reshape(
             latent_grid, latent_grid)  # fmt: skip
-        results["latent_truth"][i] = attacks.true_labels(points, family).reshape(
+        results["latent_truth"][i] = pgd.true_labels(points, family).reshape(
             latent_grid, latent_grid)  # fmt: skip
     context.log(f"  church windows of {count} examples")
     return results

@@ -7,7 +7,7 @@ misclassification (ball ε = max(2q, 1) for noise at `radius_sigma`, q by `radiu
 by bisection; the distances from `noisy_points` samples of N(x, σ²I) at `noisy_sigma` and
 their median (Fig. 4, the isoperimetric inequality); and, for the PGD error and the first
 noisy sample that is an error, the nearest curve on the data manifold and what it says
-(`experiments.manifold`).
+(`experiments.attacks.manifold`).
 
 When the same run directory holds `ford_rates` results, the summary compares the
 distances with the half-space prediction 2.326·σ(x, 1 %) and the median noisy distance
@@ -24,14 +24,16 @@ import ml_collections
 import numpy as np
 from scipy import stats
 
-from experiments import attacks, manifold, noise, runs
 from experiments.analyses import common
-from experiments.examples import TestExamples
-from experiments.noise_results import DistanceResults
+from experiments.attacks import ford, manifold
+from experiments.classifier import probabilities
+from experiments.results import DistanceResults, halfspace_distance, halfspace_factor
+from experiments.runs import store
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = DistanceResults
-PER_EPSILON = ()
-SHARED = ()
+PER_EPSILON = RESULTS.PER_EPSILON
+SHARED = RESULTS.SHARED
 KEY_STREAM = 4
 
 
@@ -45,7 +47,7 @@ def default_settings() -> ml_collections.ConfigDict:
     settings.noisy_points = 1000  # the paper's; the authors' code attacks 200
     settings.manifold_steps = 200
     settings.manifold_learning_rate = 0.01
-    settings.batch = noise.DEFAULT_BATCH
+    settings.batch = ford.DEFAULT_BATCH
     settings.seed = 0
     return settings
 
@@ -57,8 +59,8 @@ def check(settings: ml_collections.ConfigDict) -> None:
         common.check_integer(settings, field, 0)
     for field in ("radius_sigma", "noisy_sigma", "manifold_learning_rate"):
         common.check_number(settings, field, 0, math.inf)
-    if settings.radius not in noise.RADIUS_RULES:
-        raise ValueError(f"radius must be one of {noise.RADIUS_RULES}, got {settings.radius!r}")
+    if settings.radius not in ford.RADIUS_RULES:
+        raise ValueError(f"radius must be one of {ford.RADIUS_RULES}, got {settings.radius!r}")
 
 
 # Settings added after runs were made, with the value those runs used: left out of a run's
@@ -67,18 +69,17 @@ ADDED_SETTINGS = {"radius": "norm"}
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    settings, state = context.settings, context.model.state
-    logits_fn, labels = noise.state_logits(state), examples.labels
+    settings, logits_fn, labels = context.settings, context.model.classifier, examples.labels
     images = jnp.asarray(examples.images)
     epsilon = radius(settings, images.shape[1] * images.shape[2])
-    nearest = noise.distance_to_error(
+    nearest = ford.distance_to_error(
         logits_fn, images, labels, steps=settings.steps, epsilon=epsilon,
         bisection_steps=settings.bisection_steps,
     )  # fmt: skip
     context.log(f"  distance to error (ε={epsilon:.3g}): found {nearest.found.mean():.3f}, "
                 f"median {np.median(nearest.distance):.4f}")  # fmt: skip
     key = context.key(examples, 0)
-    noisy = noise.median_noisy_distance(
+    noisy = ford.median_noisy_distance(
         logits_fn, images, labels, settings.noisy_sigma, points=settings.noisy_points,
         steps=settings.steps, key=key, epsilon=epsilon, bisection_steps=settings.bisection_steps,
         batch=settings.batch,
@@ -88,7 +89,7 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
     results = {
         "index": examples.indices,
         "label": labels,
-        "clean_probability": attacks.probabilities(state, images),
+        "clean_probability": probabilities(logits_fn, images),
         "distance": nearest.distance,
         "unrefined": nearest.unrefined,
         "found": nearest.found,
@@ -107,18 +108,18 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
 
 def radius(settings: ml_collections.ConfigDict, dimension: int) -> float:
     """The PGD ball ε of every distance search, from `radius_sigma` by the `radius` rule."""
-    return noise.pgd_radius(settings.radius_sigma, dimension, settings.radius)
+    return ford.pgd_radius(settings.radius_sigma, dimension, settings.radius)
 
 
 def first_noise_errors(images, distances: np.ndarray, key: jax.Array, settings):
     """Per image, its first noisy sample that is an error (distance 0), regenerated from
-    the key as `noise.median_noisy_distance` drew it; the image itself where none is."""
+    the key as `ford.median_noisy_distance` drew it; the image itself where none is."""
     found = (distances == 0).any(axis=1)
     first = np.argmax(distances == 0, axis=1)
     errors = np.array(images)
     for number in np.unique(first[found]):
         rows = np.flatnonzero(found & (first == number))
-        sample = noise.noisy_sample(key, images, settings.noisy_sigma, int(number))
+        sample = ford.noisy_sample(key, images, settings.noisy_sigma, int(number))
         errors[rows] = np.asarray(sample)[rows]  # the draw of the whole chunk, as it was made
     return errors, found
 
@@ -128,7 +129,7 @@ def on_manifold(context, examples: TestExamples, errors, found: np.ndarray):
     distance, kind = np.full(len(found), np.nan, np.float32), np.full(len(found), -1, np.int32)
     if found.any() and context.settings.manifold_steps:
         nearest = manifold.nearest_curve(
-            noise.state_logits(context.model.state), np.asarray(errors)[found],
+            context.model.classifier, np.asarray(errors)[found],
             examples.latents[found], examples.labels[found], family=context.family,
             resolution=context.resolution, steps=context.settings.manifold_steps,
             learning_rate=context.settings.manifold_learning_rate,
@@ -152,17 +153,17 @@ def kind_fractions(kind: np.ndarray, clean_correct: np.ndarray) -> dict:
 def rate_comparison(results: DistanceResults, context) -> dict | None:
     """Against this run's `ford_rates` (same images): distance / (−Φ⁻¹(μ)·σ(x, μ)) and
     median noisy distance / the isoperimetric bound at noisy_sigma, image by image."""
-    summary = runs.read_summary(context.out) or {}
+    summary = store.read_summary(context.out) or {}
     if "ford_rates" not in summary:
         return None
-    rates = runs.read_results(context.out, "ford_rates")
+    rates = store.read_results(context.out, "ford_rates")
     common_rows = np.isin(results.index, rates.index)
     if not common_rows.all():
         return {"note": f"ford_rates holds {len(rates.index)} examples; compare the first ones"}
     rows = np.searchsorted(rates.index, results.index)
     sigma = rates.sigma_at_mu[rows]
     usable = np.isfinite(sigma) & (sigma > 0) & np.isfinite(results.distance)
-    factor = noise.halfspace_factor(runs.read_settings(context.out)["analyses"]["ford_rates"]["mu"])
+    factor = halfspace_factor(store.read_settings(context.out)["analyses"]["ford_rates"]["mu"])
     ratio = results.distance[usable] / (factor * sigma[usable])
     comparison = {
         "images_compared": int(usable.sum()),
@@ -171,7 +172,7 @@ def rate_comparison(results: DistanceResults, context) -> dict | None:
     at = np.flatnonzero(np.isclose(rates.sigma, context.settings.noisy_sigma))
     if len(at):
         mu = rates.rate[at[0], rows]
-        bound = np.asarray(noise.halfspace_distance(context.settings.noisy_sigma, mu))
+        bound = np.asarray(halfspace_distance(context.settings.noisy_sigma, mu))
         has_errors = (mu > 0) & (mu < 0.5)
         over = results.noisy_median[has_errors] / bound[has_errors]
         comparison.update(

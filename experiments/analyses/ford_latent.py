@@ -2,7 +2,7 @@
 
 Per test latent: Gaussian noise z + σ_z·n at each σ_z of `sigmas`, each draw rendered for
 the model and relabelled with Shapely (model errors, followed flips, missed flips;
-`experiments.latent_noise`); σ(z, μ) against the model and against the true classifier;
+`experiments.attacks.ford_latent`); σ(z, μ) against the model and against the true classifier;
 and the latent distance to the model's nearest error (latent PGD that stops at the first
 misclassification, refined by bisection) with the true label of the error found.
 
@@ -21,14 +21,16 @@ import ml_collections
 import numpy as np
 
 import squiggles
-from experiments import attacks, latent_noise, noise, runs
 from experiments.analyses import common
-from experiments.examples import TestExamples
-from experiments.noise_results import LatentResults
+from experiments.attacks import ford, ford_latent
+from experiments.classifier import probabilities
+from experiments.results import LatentResults, halfspace_factor
+from experiments.runs import store
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = LatentResults
-PER_EPSILON = ("model_errors", "followed_flips", "missed_flips")
-SHARED = ("sigma", "samples")
+PER_EPSILON = RESULTS.PER_EPSILON
+SHARED = RESULTS.SHARED
 KEY_STREAM = 5
 OUTCOMES = PER_EPSILON
 
@@ -44,7 +46,7 @@ def default_settings() -> ml_collections.ConfigDict:
     settings.epsilon = 4.8  # latent ball of the distance search (the top of the ε grid)
     settings.steps = 200
     settings.bisection_steps = 10
-    settings.batch = noise.DEFAULT_BATCH
+    settings.batch = ford.DEFAULT_BATCH
     settings.seed = 0
     return settings
 
@@ -62,12 +64,12 @@ def check(settings: ml_collections.ConfigDict) -> None:
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    settings, state = context.settings, context.model.state
-    logits_fn, latents, labels = noise.state_logits(state), examples.latents, examples.labels
+    settings, logits_fn = context.settings, context.model.classifier
+    latents, labels = examples.latents, examples.labels
     options = dict(family=context.family, resolution=context.resolution, batch=settings.batch)
     key = context.key(examples, 0)
     outcomes = [
-        latent_noise.latent_error_rate(
+        ford_latent.latent_error_rate(
             logits_fn,
             latents,
             labels,
@@ -87,8 +89,8 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         "index": examples.indices,
         "label": labels,
         # Of the rendered latent (not the stored image): what the noise and PGD start from.
-        "clean_probability": attacks.probabilities(
-            state, squiggles.render(jnp.asarray(latents), context.family, context.resolution)
+        "clean_probability": probabilities(
+            logits_fn, squiggles.render(jnp.asarray(latents), context.family, context.resolution)
         ),
         "sigma": np.asarray(settings.sigmas, np.float64),
         "samples": np.asarray(settings.samples),
@@ -97,13 +99,13 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
             for name in OUTCOMES
         },  # fmt: skip
     }
-    for against in latent_noise.Against:
-        results[f"sigma_{against}"] = latent_noise.latent_sigma_at_error_rate(
+    for against in ford_latent.Against:
+        results[f"sigma_{against}"] = ford_latent.latent_sigma_at_error_rate(
             logits_fn, latents, labels, settings.mu, against=against,
             samples=settings.sigma_samples, key=context.key(examples, 1),
             high=settings.sigma_high, tol=settings.sigma_tol, **options,
         )  # fmt: skip
-    nearest = latent_noise.latent_distance_to_error(
+    nearest = ford_latent.latent_distance_to_error(
         logits_fn, latents, labels, family=context.family, resolution=context.resolution,
         epsilon=settings.epsilon, steps=settings.steps, bisection_steps=settings.bisection_steps,
     )  # fmt: skip
@@ -122,15 +124,15 @@ def _median(values: np.ndarray) -> float | None:
 def halfspace_ratio(distance: np.ndarray, sigma: np.ndarray, mu: float) -> float | None:
     """Median of distance / (−Φ⁻¹(μ)·σ) over images where both are finite and σ > 0."""
     usable = np.isfinite(distance) & np.isfinite(sigma) & (sigma > 0)
-    return _median(distance[usable] / (noise.halfspace_factor(mu) * sigma[usable]))
+    return _median(distance[usable] / (halfspace_factor(mu) * sigma[usable]))
 
 
 def boundary_comparison(results: LatentResults, context) -> dict | None:
     """The true boundary's distance (this directory's `boundary` results) against
     2.326·σ(z, μ) of the truth, on the images both hold."""
-    if "boundary" not in (runs.read_summary(context.out) or {}):
+    if "boundary" not in (store.read_summary(context.out) or {}):
         return None
-    boundary = runs.read_results(context.out, "boundary")
+    boundary = store.read_results(context.out, "boundary")
     both = np.intersect1d(results.index, boundary.index)
     mine, theirs = np.searchsorted(results.index, both), np.searchsorted(boundary.index, both)
     distance = boundary.refined_distance[theirs]

@@ -12,14 +12,15 @@ import jax
 import ml_collections
 import numpy as np
 
-from experiments import attacks, noise
 from experiments.analyses import common
-from experiments.examples import TestExamples
-from experiments.noise_results import RateResults
+from experiments.attacks import ford
+from experiments.classifier import probabilities
+from experiments.results import RateResults, halfspace_factor
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = RateResults
-PER_EPSILON = ("errors", "rate_low", "rate_high", "noise_wrong")
-SHARED = ("sigma", "samples", "accuracy_sigma")
+PER_EPSILON = RESULTS.PER_EPSILON
+SHARED = RESULTS.SHARED
 KEY_STREAM = 3
 
 
@@ -33,7 +34,7 @@ def default_settings() -> ml_collections.ConfigDict:
     settings.sigma_samples = 1000
     settings.sigma_high = 1.0
     settings.sigma_tol = 1e-3
-    settings.batch = noise.DEFAULT_BATCH  # images per forward pass
+    settings.batch = ford.DEFAULT_BATCH  # images per forward pass
     settings.seed = 0
     return settings
 
@@ -50,20 +51,20 @@ def check(settings: ml_collections.ConfigDict) -> None:
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    settings, state = context.settings, context.model.state
-    logits_fn, images, labels = noise.state_logits(state), examples.images, examples.labels
+    settings, logits_fn = context.settings, context.model.classifier
+    images, labels = examples.images, examples.labels
     options = dict(batch=settings.batch)
     key = context.key(examples, 0)
     results = {
         "index": examples.indices,
         "label": labels,
-        "clean_probability": attacks.probabilities(state, images),
+        "clean_probability": probabilities(logits_fn, images),
         "sigma": np.asarray(settings.sigmas, np.float64),
         "samples": np.asarray(settings.samples),
         "accuracy_sigma": np.asarray(settings.accuracy_sigmas, np.float64),
     }
     rates = [
-        noise.error_rate(
+        ford.error_rate(
             logits_fn,
             images,
             labels,
@@ -81,11 +82,11 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         context.log(f"  σ={sigma:g}: mean μ {rate.rate.mean():.4f}")
     draws_key = context.key(examples, 1)
     results["noise_wrong"] = np.concatenate([
-        noise.wrong_draws(logits_fn, images, labels, sigma, draws=settings.accuracy_draws,
+        ford.wrong_draws(logits_fn, images, labels, sigma, draws=settings.accuracy_draws,
                           key=jax.random.fold_in(draws_key, a), **options)
         for a, sigma in enumerate(settings.accuracy_sigmas)
     ])  # fmt: skip
-    results["sigma_at_mu"] = noise.sigma_at_error_rate(
+    results["sigma_at_mu"] = ford.sigma_at_error_rate(
         logits_fn, images, labels, settings.mu, samples=settings.sigma_samples,
         key=context.key(examples, 2), high=settings.sigma_high, tol=settings.sigma_tol,
         **options,
@@ -132,7 +133,7 @@ def summarise(results: RateResults, context) -> dict:
         ],
         "mu": settings.mu,
         "sigma_at_mu": sigma_summary(results.sigma_at_mu, results.clean_correct),
-        "halfspace_factor": noise.halfspace_factor(settings.mu),
+        "halfspace_factor": halfspace_factor(settings.mu),
     }
 
 

@@ -9,10 +9,11 @@ import ml_collections
 import numpy as np
 
 import squiggles
-from experiments import attacks
 from experiments.analyses import common
-from experiments.examples import TestExamples
+from experiments.attacks import pgd
+from experiments.classifier import probabilities
 from experiments.results import AttackResults
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = AttackResults
 PER_EPSILON = common.PER_EPSILON
@@ -21,9 +22,9 @@ KEY_STREAM = 2  # random starts: fold_in(key(seed), 2)
 
 def default_settings() -> ml_collections.ConfigDict:
     settings = ml_collections.ConfigDict()
-    settings.epsilons = attacks.DEFAULT_EPSILONS
-    settings.steps = attacks.STEPS
-    settings.step_fraction = attacks.STEP_FRACTION
+    settings.epsilons = pgd.DEFAULT_EPSILONS
+    settings.steps = pgd.STEPS
+    settings.step_fraction = pgd.STEP_FRACTION
     settings.random_start = False
     settings.block = 10
     settings.seed = 0
@@ -37,29 +38,29 @@ def check(settings: ml_collections.ConfigDict) -> None:
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    settings, state = context.settings, context.model.state
+    settings, model = context.settings, context.model.classifier
     family, resolution = context.family, context.resolution
     labels = examples.labels.astype(np.int32)
     clean = squiggles.render(jnp.asarray(examples.latents), family, resolution)
     results = common.empty_results(
         examples, settings.epsilons, (examples.latents.shape[1:], np.float32)
     )
-    results["clean_probability"] = attacks.probabilities(state, clean)
+    results["clean_probability"] = probabilities(model, clean)
     results["clean"] = examples.latents
     everything = np.arange(len(labels))
     for k, epsilon in enumerate(settings.epsilons):
         key = context.key(examples, k) if settings.random_start else None
-        attacked = attacks.attack_subset(
-            state, examples.latents, labels, everything, epsilon, batch=context.batch,
+        attacked = pgd.attack_subset(
+            model, examples.latents, labels, everything, epsilon, batch=context.batch,
             family=family, resolution=resolution, key=key, steps=settings.steps,
             step_fraction=settings.step_fraction, block=settings.block,
         )  # fmt: skip
         results["attacked"][k] = attacked
-        results["label_after"][k] = attacks.true_labels(attacked, family)
-        results["probability"][k] = attacks.probabilities(
-            state, squiggles.render(jnp.asarray(attacked), family, resolution)
+        results["label_after"][k] = pgd.true_labels(attacked, family)
+        results["probability"][k] = probabilities(
+            model, squiggles.render(jnp.asarray(attacked), family, resolution)
         )
-        results["norm"][k] = attacks.norms(attacked - examples.latents)
+        results["norm"][k] = pgd.norms(attacked - examples.latents)
         context.log(
             f"  latent ε={epsilon:g}: accuracy vs recomputed label "
             f"{common.accuracy(results['probability'][k], results['label_after'][k]):.3f}, "

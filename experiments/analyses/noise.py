@@ -6,10 +6,11 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-from experiments import attacks
 from experiments.analyses import common
-from experiments.examples import TestExamples
+from experiments.attacks import pgd
+from experiments.classifier import probabilities
 from experiments.results import AttackResults
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = AttackResults
 PER_EPSILON = common.PER_EPSILON
@@ -18,7 +19,7 @@ KEY_STREAM = 1  # noise draws: fold_in(key(seed), 1)
 
 def default_settings() -> ml_collections.ConfigDict:
     settings = ml_collections.ConfigDict()
-    settings.epsilons = attacks.DEFAULT_EPSILONS
+    settings.epsilons = pgd.DEFAULT_EPSILONS
     settings.seed = 0
     return settings
 
@@ -29,15 +30,13 @@ def check(settings: ml_collections.ConfigDict) -> None:
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    state, labels = context.model.state, examples.labels
+    model, labels = context.model.classifier, examples.labels
     results = common.empty_results(examples, context.settings.epsilons)
-    results["clean_probability"] = attacks.probabilities(state, examples.images)
+    results["clean_probability"] = probabilities(model, examples.images)
     for k, epsilon in enumerate(context.settings.epsilons):
-        noisy = np.asarray(
-            attacks.gaussian_at_norm(context.key(examples, k), examples.images, epsilon)
-        )
-        results["probability"][k] = attacks.probabilities(state, noisy)
-        results["norm"][k] = attacks.norms(noisy - examples.images)
+        noisy = np.asarray(pgd.gaussian_at_norm(context.key(examples, k), examples.images, epsilon))
+        results["probability"][k] = probabilities(model, noisy)
+        results["norm"][k] = pgd.norms(noisy - examples.images)
         accuracy = common.accuracy(results["probability"][k], labels)
         context.log(f"  noise ε={epsilon:g}: accuracy {accuracy:.3f}")
     return results

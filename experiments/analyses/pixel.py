@@ -8,13 +8,16 @@ rise with ε, and no work is spent attacking it again.
 
 from __future__ import annotations
 
+import dataclasses
+
 import ml_collections
 import numpy as np
 
-from experiments import attacks
 from experiments.analyses import common
-from experiments.examples import TestExamples
+from experiments.attacks import pgd
+from experiments.classifier import probabilities
 from experiments.results import AttackResults, predicted
+from experiments.runs.test_examples import TestExamples
 
 RESULTS = AttackResults
 PER_EPSILON = common.PER_EPSILON
@@ -23,9 +26,9 @@ KEY_STREAM = 0  # random starts: fold_in(key(seed), 0)
 
 def default_settings() -> ml_collections.ConfigDict:
     settings = ml_collections.ConfigDict()
-    settings.epsilons = attacks.DEFAULT_EPSILONS
-    settings.steps = attacks.STEPS
-    settings.step_fraction = attacks.STEP_FRACTION
+    settings.epsilons = pgd.DEFAULT_EPSILONS
+    settings.steps = pgd.STEPS
+    settings.step_fraction = pgd.STEP_FRACTION
     settings.random_start = False
     # (low, high) to clip attacked pixels to, or None for no clipping.
     settings.pixel_range = ml_collections.config_dict.FieldReference((0.0, 1.0), tuple)
@@ -59,11 +62,12 @@ def clip_range(settings: ml_collections.ConfigDict) -> tuple[float, ...] | None:
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
-    settings, state = context.settings, context.model.state
+    settings, model = context.settings, context.model.classifier
     labels = examples.labels.astype(np.int32)
     clip = clip_range(settings)
+    attacked_model = model if clip is None else dataclasses.replace(model, input_range=clip)
     current = examples.images.copy()
-    probability = attacks.probabilities(state, examples.images)
+    probability = probabilities(model, examples.images)
     found_at = np.full(len(labels), -1, np.int32)  # ε number that made `current`; -1: clean
     results = common.empty_results(
         examples, settings.epsilons, (examples.images.shape[1:], np.float16)
@@ -75,17 +79,18 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         todo = np.flatnonzero(~wrong) if settings.carry_successes else np.arange(len(labels))
         if len(todo):
             key = context.key(examples, k) if settings.random_start else None
-            current[todo] = attacks.attack_subset(
-                state, examples.images, labels, todo, epsilon, batch=context.batch, clip=clip,
+            current[todo] = pgd.attack_subset(
+                attacked_model, examples.images, labels, todo, epsilon, batch=context.batch,
+                clip=clip is not None,
                 key=key, steps=settings.steps, step_fraction=settings.step_fraction,
                 block=settings.block,
             )  # fmt: skip
-            probability[todo] = attacks.probabilities(state, current[todo])
+            probability[todo] = probabilities(model, current[todo])
             found_at[todo] = k
         results["attacked"][k] = current
         results["probability"][k] = probability
         results["found_at"][k] = found_at
-        results["norm"][k] = attacks.norms(current - examples.images)
+        results["norm"][k] = pgd.norms(current - examples.images)
         context.log(
             f"  pixel ε={epsilon:g}: attacked {len(todo)}, "
             f"accuracy {common.accuracy(probability, labels):.3f}"

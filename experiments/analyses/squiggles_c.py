@@ -9,51 +9,25 @@ TFDS dataset `squiggles_c`, whatever the chunking.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Mapping
 
 import jax
 import ml_collections
 import numpy as np
 
 import squiggles
-from experiments import corruption_eval, metrics, parallel
-from experiments.examples import DATA_SEED, TestExamples
-from experiments.results import predicted
+from experiments import parallel
+from experiments.classifier import sharded_probabilities
+from experiments.evaluation import corruption_report
+from experiments.results import CorruptionResults
+from experiments.runs.test_examples import TestExamples
+from experiments.training.data import DATA_SEED
 from squiggles import corruptions
 from squiggles.curves import points as curve_points
 
-
-@dataclasses.dataclass(frozen=True)
-class CorruptionResults:
-    """Per-example results on C cells (clean first, then each corruption at each of its
-    severities) of N test examples, ordered by test index."""
-
-    index: np.ndarray  # (N,)
-    label: np.ndarray  # (N,) bool, True = intersecting
-    corruption: np.ndarray  # (C,) str: "clean" or a corruption's name
-    severity: np.ndarray  # (C,) int: 0 for clean
-    probability: np.ndarray  # (C, N) P(intersecting)
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> CorruptionResults:
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in arrays.items() if name in names})
-
-    @property
-    def correct(self) -> np.ndarray:
-        """(C, N): the model is right on the example under that cell's corruption."""
-        return predicted(self.probability) == np.asarray(self.label, bool)[None]
-
-    @property
-    def cells(self) -> list[tuple[str, int]]:
-        return [(str(c), int(s)) for c, s in zip(self.corruption, self.severity, strict=True)]
-
-
 RESULTS = CorruptionResults
-PER_EPSILON = ("probability",)  # one row per cell
-SHARED = ("corruption", "severity")
+PER_EPSILON = RESULTS.PER_EPSILON  # one row per cell
+SHARED = RESULTS.SHARED
 
 
 def default_settings() -> ml_collections.ConfigDict:
@@ -95,14 +69,14 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         image=examples.images,
     )  # fmt: skip
     data_mesh = parallel.mesh()
-    state = jax.device_put(context.model.state, parallel.replicated(data_mesh))
+    model = jax.device_put(context.model.classifier, parallel.replicated(data_mesh))
     probability = np.zeros((len(todo), len(examples.labels)), np.float32)
     for row, (name, severity) in enumerate(todo):
         if name == "clean":  # as the dataset stores it, what severity 0 returns
             images = examples.images
         else:
             images = corruptions.corrupt_examples(clean, name, severity, seed=DATA_SEED).image
-        probability[row] = metrics.sharded_probabilities(state, images, data_mesh)
+        probability[row] = sharded_probabilities(model, images, data_mesh)
     rate = probability.size / max(time.perf_counter() - began, 1e-9)
     context.log(f"  {len(todo)} cells x {len(examples.labels)} examples, {rate:,.0f} images/s")
     return {
@@ -115,8 +89,8 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
 
 
 def summarise(results: CorruptionResults, context) -> dict:
-    """The report's summary without a baseline (`corruption_eval.summarise`)."""
-    return corruption_eval.summarise(corruption_eval.rows_of(results))
+    """The report's summary without a baseline (`corruption_report.summarise`)."""
+    return corruption_report.summarise(corruption_report.rows_of(results))
 
 
 def table(results: CorruptionResults, context) -> list[dict]:

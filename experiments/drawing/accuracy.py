@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from etils import epath
 
-from experiments import runs
 from experiments.drawing import common
+from experiments.runs import store
 
 
 def accuracy_against_epsilon(runs: list[str], out: epath.Path) -> epath.Path:
@@ -75,9 +75,9 @@ def latent_attack_curves(
 
 def same_model_run(run: str, candidates: list[str]) -> str | None:
     """The first of `candidates` whose analysed model has the weights of `run`'s."""
-    fingerprint = runs.read_settings(run)["model"]["fingerprint"]
+    fingerprint = store.read_settings(run)["model"]["fingerprint"]
     for candidate in candidates:
-        if runs.read_settings(candidate)["model"]["fingerprint"] == fingerprint:
+        if store.read_settings(candidate)["model"]["fingerprint"] == fingerprint:
             return candidate
     return None
 

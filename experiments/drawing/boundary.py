@@ -10,8 +10,8 @@ import csv
 import numpy as np
 from etils import epath
 
-from experiments import runs
 from experiments.drawing import common
+from experiments.runs import store
 
 
 def distance_cdfs(boundary_runs: list[str], out: epath.Path) -> epath.Path:
@@ -38,10 +38,10 @@ def distance_cdfs(boundary_runs: list[str], out: epath.Path) -> epath.Path:
 
 def load(boundary_run: str) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
     """A run's boundary summary, each group's members and every refined distance."""
-    summary = runs.read_summary(boundary_run) or {}
+    summary = store.read_summary(boundary_run) or {}
     if "boundary" not in summary:
         raise ValueError(f"{boundary_run} holds no finished boundary analysis")
-    results = runs.read_results(boundary_run, "boundary")
+    results = store.read_results(boundary_run, "boundary")
     groups = list(summary["boundary"]["cumulative_fraction"])
     members = group_members(boundary_run, groups, results.index)
     return summary["boundary"], members, results.refined_distance

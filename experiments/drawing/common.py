@@ -13,8 +13,8 @@ import numpy as np
 from etils import epath
 
 import squiggles
-from experiments import runs, strict_json
 from experiments.results import AttackResults
+from experiments.runs import store, strict_json
 
 CLASS_NAMES = squiggles.CLASS_NAMES
 
@@ -58,13 +58,13 @@ def write_rows(path: epath.Path, rows: list[dict]) -> None:
 
 
 def write_json(path: epath.Path, record: Any) -> None:
-    """Strict JSON: inf and NaN as the strings "inf" and "nan" (`experiments.strict_json`)."""
+    """Strict JSON: inf and NaN as the strings "inf" and "nan" (`experiments.runs.strict_json`)."""
     path.write_text(strict_json.dumps(record, indent=2))
 
 
 def run_label(run: str) -> str:
     """The run's directory name and the training noise of its model."""
-    noise = runs.read_settings(run)["model"]["noise"]
+    noise = store.read_settings(run)["model"]["noise"]
     sigma = f"σ≤{noise['sigma_max']:g}" if noise.get("sigma_max") else f"σ={noise['sigma']:g}"
     return f"{epath.Path(run).name} ({sigma})"
 
@@ -72,7 +72,7 @@ def run_label(run: str) -> str:
 def family_and_resolution(run: str) -> tuple[squiggles.Family, int]:
     """Of the analysed model, from the run's settings.json alone (which records the
     family as `Taylor(order=7, ...)`): no checkpoint or training run is read."""
-    model = runs.read_settings(run)["model"]
+    model = store.read_settings(run)["model"]
     classes = {family.__name__: family for family in squiggles.FAMILIES.values()}
     match = re.fullmatch(r"(\w+)\((.*)\)", model["family"])
     if not match or match[1] not in classes:
@@ -84,7 +84,7 @@ def family_and_resolution(run: str) -> tuple[squiggles.Family, int]:
 
 def per_epsilon(run: str, name: str) -> list[dict]:
     """The per-ε summary of an attack analysis of a run."""
-    summary = runs.read_summary(run)
+    summary = store.read_summary(run)
     if summary is None:
         raise FileNotFoundError(f"{run} holds no finished analysis run (no summary.json)")
     if name not in summary:

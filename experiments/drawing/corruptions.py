@@ -1,14 +1,14 @@
 """The Squiggles-C heat map: accuracy per corruption (rows) and severity (columns),
 and, beside a baseline, the change in accuracy against it. Every number it prints is
-formatted as the report's table formats it (`corruption_eval.percent`), so the two
+formatted as the report's table formats it (`experiments.results.percent`), so the two
 never disagree."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from experiments.corruption_eval import percent
 from experiments.drawing.common import pyplot
+from experiments.results import percent
 
 
 def accuracy_grid(

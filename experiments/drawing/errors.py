@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from etils import epath
 
-from experiments import runs
 from experiments.drawing import common
+from experiments.runs import store
 from squiggles.preview import fill_class_grids, wrap_to_width
 
 GENERALISATION = "misclassified without any attack"
@@ -25,7 +25,7 @@ def panel(title, selection, images, labels, indices, clean_errors_excluded=True)
 
 def attack_panel(run: str, space: str, epsilon: float, title: str, selection: str) -> dict:
     """The examples the `space` attack of `run` fooled at ε, as attacked."""
-    results = runs.read_results(run, space)
+    results = store.read_results(run, space)
     k = common.epsilon_row(results, epsilon, run, space)
     fooled = results.fooled[k]
     attacked = common.stored(results, "attacked", run, space)[k][fooled]
@@ -40,7 +40,7 @@ def panels(
     images its pixel analysis holds), the latent PGD errors of each latent run, and the
     pixel PGD errors of each pixel run."""
     run = pixel_runs[0]
-    pixel = runs.read_results(run, "pixel")
+    pixel = store.read_results(run, "pixel")
     wrong = ~pixel.clean_correct
     clean = common.images(run, "pixel", common.stored(pixel, "clean", run, "pixel")[wrong])
     found = [panel("generalisation errors", GENERALISATION, clean, pixel.label_before[wrong],

@@ -16,8 +16,9 @@ import csv
 import numpy as np
 from etils import epath
 
-from experiments import noise, runs
 from experiments.drawing import common
+from experiments.results import halfspace_distance, halfspace_factor
+from experiments.runs import store
 
 
 def as_list(run_dirs: str | list[str]) -> list[str]:
@@ -27,7 +28,7 @@ def as_list(run_dirs: str | list[str]) -> list[str]:
 def ford_results(run: str, name: str, figure: str):
     """A run's stored results of one Ford analysis, or an error naming the figure."""
     try:
-        return runs.read_results(run, name)
+        return store.read_results(run, name)
     except (ValueError, FileNotFoundError) as error:
         raise type(error)(f"{figure} needs {name} results (experiments.noise_analysis): "
                           f"{error}") from None  # fmt: skip
@@ -52,16 +53,16 @@ def rates_and_distances(run_dirs, figure: str) -> list[tuple]:
 
 def halfspace_factor_of(pairs: list[tuple]) -> float:
     """−Φ⁻¹(μ) of the runs' σ(x, μ), which must share μ to share one half-space line."""
-    mus = {runs.read_settings(run)["analyses"]["ford_rates"]["mu"] for run, *_ in pairs}
+    mus = {store.read_settings(run)["analyses"]["ford_rates"]["mu"] for run, *_ in pairs}
     if len(mus) != 1:
         raise ValueError(f"fig 2 needs runs of one μ for σ(x, μ), got μ = {sorted(mus)}")
-    return noise.halfspace_factor(mus.pop())
+    return halfspace_factor(mus.pop())
 
 
 def noisy_sigma_row(run: str, rates) -> tuple[float, int]:
     """ford_distance's noisy σ and its row in ford_rates' μ(x, σ), or an error naming
     the σ there are."""
-    noisy_sigma = float(runs.read_settings(run)["analyses"]["ford_distance"]["noisy_sigma"])
+    noisy_sigma = float(store.read_settings(run)["analyses"]["ford_distance"]["noisy_sigma"])
     at = np.flatnonzero(np.isclose(rates.sigma, noisy_sigma))
     if not len(at):
         raise ValueError(
@@ -166,7 +167,7 @@ def sigma_vs_distance(run_dirs, out: epath.Path, bin_size: int = 50) -> epath.Pa
             ax.plot([], [], "o", color=color, label=label)
         if placed.any():
             top = max(top, float(sigma[placed].max()))
-        high = runs.read_settings(run)["analyses"]["ford_rates"]["sigma_high"]
+        high = store.read_settings(run)["analyses"]["ford_rates"]["sigma_high"]
         per_run.append((common.run_label(run), color, rates.sigma_at_mu, high))
     if top > 0:
         line = np.array([0.0, top * 1.05])
@@ -229,7 +230,7 @@ def isoperimetric(run_dirs, out: epath.Path) -> epath.Path:
         samples = int(rates.samples)
         mu, median = rates.rate[at, mine], distances.noisy_median[theirs]
         sigma_at_mu = rates.sigma_at_mu[mine]
-        bound = np.asarray(noise.halfspace_distance(noisy_sigma, mu), np.float64)
+        bound = np.asarray(halfspace_distance(noisy_sigma, mu), np.float64)
         rows += [
             {"run": run, "index": int(i), "noisy_sigma": noisy_sigma, "mu": float(m),
              "errors": int(rates.errors[at, r]), "samples": samples,
@@ -260,7 +261,7 @@ def isoperimetric(run_dirs, out: epath.Path) -> epath.Path:
                                           "(σ or distance inf)")  # fmt: skip
     grid = np.geomspace(min(floors), 0.5, 200)
     for sigma in sorted(sigmas):
-        ax.plot(grid, np.asarray(noise.halfspace_distance(sigma, grid)), "k-", lw=1,
+        ax.plot(grid, np.asarray(halfspace_distance(sigma, grid)), "k-", lw=1,
                 label=f"bound −σ·Φ⁻¹(μ), σ = {sigma:g}")  # fmt: skip
     if not shown[0]:
         ax.text(0.03, 0.05, "no image with a finite median noisy distance", ha="left",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import runs
+from experiments.runs import store
 
 
 def producer(name: str) -> str:
@@ -23,7 +23,7 @@ def analysis(run: str, name: str) -> str | None:
     """Whether `run` holds finished results of analysis `name`."""
     what = f"{name} results ({producer(name)})"
     try:
-        summary = runs.read_summary(run)
+        summary = store.read_summary(run)
     except (ValueError, OSError) as error:
         return f"{what}: {run}/summary.json cannot be read ({error})"
     if summary is None:
@@ -39,7 +39,7 @@ def epsilons(run: str, name: str, values: list[float], flag: str) -> str | None:
     missing = analysis(run, name)
     if missing:
         return missing
-    grid = [float(point["epsilon"]) for point in runs.read_summary(run)[name]["per_epsilon"]]
+    grid = [float(point["epsilon"]) for point in store.read_summary(run)[name]["per_epsilon"]]
     absent = [value for value in values if not np.isclose(grid, value).any()]
     if not absent:
         return None
@@ -52,7 +52,7 @@ def example(run: str, name: str, index: int, flag: str) -> str | None:
     missing = analysis(run, name)
     if missing:
         return missing
-    count = int(runs.read_summary(run)[name]["examples"])
+    count = int(store.read_summary(run)[name]["examples"])
     if 0 <= index < count:
         return None
     return f"test example {index} ({flag}): {run} analysed examples 0 to {count - 1} ({name})"
@@ -61,7 +61,7 @@ def example(run: str, name: str, index: int, flag: str) -> str | None:
 def settings(run: str) -> str | None:
     """Whether `run` has the settings.json that names its model."""
     try:
-        runs.read_settings(run)
+        store.read_settings(run)
     except (ValueError, OSError) as error:
         return f"the settings of its model: {error}"
     return None
@@ -71,7 +71,7 @@ def one_mu(ford_runs: list[str]) -> str | None:
     """Whether the runs' σ(x, μ) share one μ, as one half-space line needs."""
     if any(analysis(run, "ford_rates") for run in ford_runs):
         return None  # reported by the check of the analysis
-    mus = {runs.read_settings(run)["analyses"]["ford_rates"]["mu"] for run in ford_runs}
+    mus = {store.read_settings(run)["analyses"]["ford_rates"]["mu"] for run in ford_runs}
     if len(mus) == 1:
         return None
     return f"runs of one μ for σ(x, μ) (--ford_runs): they have μ = {sorted(mus)}"
@@ -82,7 +82,7 @@ def noisy_sigma(run: str) -> str | None:
     missing = analysis(run, "ford_rates") or analysis(run, "ford_distance")
     if missing:
         return missing
-    stored = runs.read_settings(run)["analyses"]
+    stored = store.read_settings(run)["analyses"]
     sigma, sigmas = stored["ford_distance"]["noisy_sigma"], stored["ford_rates"]["sigmas"]
     if np.isclose(sigmas, sigma).any():
         return None
@@ -97,7 +97,7 @@ def church_examples(run: str) -> str | None:
     missing = analysis(run, "ford_church")
     if missing:
         return missing
-    if runs.read_summary(run)["ford_church"]["examples"] > 0:
+    if store.read_summary(run)["ford_church"]["examples"] > 0:
         return None
     return (
         f"church windows of at least one example: those of {run} hold none "

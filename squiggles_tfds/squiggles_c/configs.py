@@ -2,7 +2,8 @@
 corruption at one severity.
 
 Configs are validated when made, so a bad custom config (from Python or from
-`tfds build squiggles_c --config '{...}'`) fails before any file is written.
+`tfds build squiggles_c --imports squiggles_tfds --config '{...}'`) fails before any
+file is written.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import tensorflow_datasets as tfds
 from squiggles import corruptions
 from squiggles.corruptions.apply import MIN_RESOLUTION
 from squiggles.corruptions.severities import value
-from squiggles_tfds import configs as squiggles_configs
-from squiggles_tfds.configs import SquigglesConfig
+from squiggles_tfds.squiggles import configs as squiggles_configs
+from squiggles_tfds.squiggles.configs import SquigglesConfig
 
 DEFAULT_BASE = "taylor"  # the base of the predefined configs
 # Settings of the base that do not decide a Squiggles-C build: it holds only the

@@ -1,12 +1,12 @@
 """The chunks of a `squiggles_c` build: corrupted test examples in stored form.
-Chunking, the background thread and Beam are those of `squiggles_tfds.generation`."""
+Chunking, the background thread and Beam are those of `squiggles_tfds.chunks`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from squiggles import corruptions
-from squiggles_tfds.generation import stored_form
+from squiggles_tfds.chunks import stored_form
 from squiggles_tfds.squiggles_c.configs import SquigglesCConfig
 
 

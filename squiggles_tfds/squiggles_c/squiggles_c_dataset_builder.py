@@ -10,14 +10,15 @@ import tensorflow_datasets as tfds
 
 from squiggles.splits import TEST_STREAM
 from squiggles_tfds.features import features
+from squiggles_tfds.generated_builder import GeneratedBuilder
 from squiggles_tfds.squiggles_c import configs, generation
-from squiggles_tfds.squiggles_dataset_builder import GeneratedBuilder
 
 _HERE = pathlib.Path(__file__).parent
 
 
 class Builder(GeneratedBuilder):
-    """DatasetBuilder for `squiggles_c`; `tfds build squiggles_c --config NAME`."""
+    """DatasetBuilder for `squiggles_c`; `tfds build squiggles_c --imports squiggles_tfds
+    --config NAME`."""
 
     name = "squiggles_c"
     VERSION = tfds.core.Version("1.1.0")
