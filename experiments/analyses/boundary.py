@@ -25,7 +25,7 @@ from experiments.attacks import pgd
 from experiments.classifier import probabilities
 from experiments.results import BoundaryResults
 from experiments.runs import store
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = BoundaryResults
 PER_EPSILON = RESULTS.PER_EPSILON

@@ -8,7 +8,7 @@ import numpy as np
 
 from experiments import checks
 from experiments.results import AttackResults, latent_attack_summary, predicted
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 # Arrays of attack results that hold examples on axis 1, one row per ε.
 PER_EPSILON = AttackResults.PER_EPSILON  # the layout of every attack's results

@@ -26,7 +26,7 @@ from experiments.analyses import common
 from experiments.attacks import ford, ford_latent, pgd
 from experiments.classifier import probabilities
 from experiments.results import ChurchResults
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = ChurchResults
 PER_EPSILON = RESULTS.PER_EPSILON

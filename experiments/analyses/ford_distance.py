@@ -29,7 +29,7 @@ from experiments.attacks import ford, manifold
 from experiments.classifier import probabilities
 from experiments.results import DistanceResults, halfspace_distance, halfspace_factor
 from experiments.runs import store
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = DistanceResults
 PER_EPSILON = RESULTS.PER_EPSILON

@@ -26,7 +26,7 @@ from experiments.attacks import ford, ford_latent
 from experiments.classifier import probabilities
 from experiments.results import LatentResults, halfspace_factor
 from experiments.runs import store
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = LatentResults
 PER_EPSILON = RESULTS.PER_EPSILON

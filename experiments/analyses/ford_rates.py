@@ -16,7 +16,7 @@ from experiments.analyses import common
 from experiments.attacks import ford
 from experiments.classifier import probabilities
 from experiments.results import RateResults, halfspace_factor
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = RateResults
 PER_EPSILON = RESULTS.PER_EPSILON

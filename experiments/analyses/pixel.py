@@ -17,7 +17,7 @@ from experiments.analyses import common
 from experiments.attacks import pgd
 from experiments.classifier import probabilities
 from experiments.results import AttackResults, predicted
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = AttackResults
 PER_EPSILON = common.PER_EPSILON

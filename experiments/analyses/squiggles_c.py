@@ -20,7 +20,7 @@ from experiments import parallel
 from experiments.classifier import sharded_probabilities
 from experiments.evaluation import corruption_report
 from experiments.results import CorruptionResults
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 from experiments.training.data import DATA_SEED
 from squiggles import corruptions
 from squiggles.curves import points as curve_points

@@ -59,7 +59,7 @@ from experiments.runs.fingerprint import model_fingerprint
 from experiments.runs.identity import check_identity, chunk_identity, write_identity
 from experiments.locking import LOCK_FILE, lock_if_free, locked_directory
 from experiments.runs.store import read_summary
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 from experiments.training import data, trained_run
 from squiggles.examples import chunk_starts
 from squiggles.storage import ensure_writable_dir

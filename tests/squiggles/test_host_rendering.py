@@ -77,6 +77,8 @@ def test_without_the_in_place_exp_xla_takes_it_with_the_same_bits(monkeypatch):
     monkeypatch.setattr(xla_exp, "exp_matches_xla", lambda: False)
     images = host_rendering.render_points_on_host(points, 33)
     np.testing.assert_array_equal(images, xla_images(points, 33))
+    traced = jax.jit(squiggles.render_points, static_argnums=1)(points, 33)  # a callback
+    np.testing.assert_array_equal(traced, xla_images(points, 33))
 
 
 def test_threads_do_not_change_the_images(monkeypatch):
@@ -170,20 +172,14 @@ def draw(v):
     return squiggles.render(v, resolution=16)
 def on_host(v):
     return squiggles.render_on_host(v, resolution=16)
-drawn = {
-    "eager": draw(sharded),
-    "eager, one device": draw(z),
-    "jit": jax.jit(draw, out_shardings=batch)(sharded),
-    "jit, on host": jax.jit(on_host)(sharded),
-}
+eager, jitted = draw(sharded), jax.jit(draw, out_shardings=batch)(sharded)
 print(json.dumps({
     "devices": jax.device_count(),
-    "same": [name for name, images in drawn.items() if np.array_equal(images, want)],
-    "close": [name for name, images in drawn.items()
-              if np.allclose(images, want, rtol=1e-5, atol=1e-7)],
-    "callbacks": [name for name, f in (("jit", draw), ("jit, on host", on_host))
+    "eager": [bool(np.array_equal(eager, want)), len(eager.sharding.device_set)],
+    # The XLA program fused into a jit may differ from the eager one in the last bit.
+    "jit": bool(np.allclose(jitted, want, rtol=1e-5, atol=1e-7)),
+    "callbacks": [name for name, f in (("render", draw), ("render_on_host", on_host))
                   if "pure_callback" in str(jax.make_jaxpr(f)(sharded))],
-    "eager devices": len(drawn["eager"].sharding.device_set),
 }))
 """
 
@@ -195,14 +191,11 @@ def test_with_several_devices_traced_curves_keep_the_xla_program_and_nothing_han
         [sys.executable, "-c", _TWO_DEVICES], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "devices": 2,
-        # The XLA program fused into a jit may differ from the eager one in the last bit.
-        "same": ["eager", "eager, one device", *result["same"][2:]],
-        "close": ["eager", "eager, one device", "jit", "jit, on host"],
+        "eager": [True, 2],  # sharded curves keep XLA's program, bits and placement
+        "jit": True,
         "callbacks": [],
-        "eager devices": 2,  # sharded curves keep XLA's program and placement
     }
 
 

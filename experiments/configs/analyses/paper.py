@@ -14,7 +14,7 @@ pixel,noise,latent); every field can be overridden on the command line.
 
 import ml_collections
 
-from experiments import analyses
+from experiments.analyses import registry
 
 ATTACKS = "pixel,noise,latent"
 
@@ -25,5 +25,5 @@ def get_config(names: str = ATTACKS) -> ml_collections.ConfigDict:
     config.examples = 500 if config.analyses == ("boundary",) else 2000
     config.chunk_size = 250  # examples per saved chunk, and the largest batch
     for name in config.analyses:
-        config[name] = analyses.load(name).default_settings()
+        config[name] = registry.load(name).default_settings()
     return config

@@ -18,13 +18,13 @@ import pytest
 from etils import epath
 
 import squiggles
-from experiments import analyses, classifier, locking
-from experiments.analyses import boundary
+from experiments import classifier, locking
+from experiments.analyses import boundary, registry
 from experiments.attacks import pgd
 from experiments.configs.analyses import paper, tiny
 from experiments.results import AttackResults
 from experiments.runs import chunk_files, runner, store
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 from experiments.training import trained_run, trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -54,7 +54,7 @@ class Finished:
         examples = store.read_summary(self.out)[name]["examples"]
         paths = chunk_files.chunk_files(self.out / "chunks", name, examples)
         return chunk_files.join_chunks(
-            chunk_files.load_chunks(paths), examples, analyses.load(name).PER_EPSILON
+            chunk_files.load_chunks(paths), examples, registry.load(name).PER_EPSILON
         )
 
 
@@ -218,12 +218,12 @@ def test_pixel_range_none_turns_clipping_off():
 
 
 def test_analyses_are_found_by_name():
-    assert analyses.names() == [
+    assert registry.names() == [
         "boundary", "ford_church", "ford_distance", "ford_latent", "ford_rates", "latent",
         "noise", "pixel", "squiggles_c",
     ]  # fmt: skip
-    for name in analyses.names():
-        module = analyses.load(name)
+    for name in registry.names():
+        module = registry.load(name)
         module.check(module.default_settings())  # the paper's settings are valid
         assert module.RESULTS is not None and isinstance(module.PER_EPSILON, tuple)
 
@@ -393,7 +393,7 @@ def test_extending_past_a_short_last_chunk_and_shrinking_keep_exactly_n_rows(tin
         for examples in (10, 5):
             for field, value in seen[name, examples].items():
                 if field != "epsilon":
-                    axis = 1 if field in analyses.load(name).PER_EPSILON else 0
+                    axis = 1 if field in registry.load(name).PER_EPSILON else 0
                     expected = whole[field].take(np.arange(examples), axis)
                     np.testing.assert_array_equal(value, expected, err_msg=f"{name} {field}")
 

@@ -21,7 +21,7 @@ from experiments.attacks import ford_latent, pgd
 from experiments.drawing import accuracy, boundary, church, common, errors, example_grids, ford
 from experiments.results import AttackResults
 from experiments.runs import runner, store
-from experiments.runs.test_examples import TestExamples
+from experiments.runs.chunk_examples import TestExamples
 from experiments.training import trained_run
 
 

@@ -11,7 +11,8 @@ import shutil
 import numpy as np
 import pytest
 
-from experiments import analyses, results
+from experiments import results
+from experiments.analyses import registry
 from experiments.configs.analyses import tiny
 from experiments import locking
 from experiments.runs import chunk_files, identity, runner, store, strict_json
@@ -192,7 +193,7 @@ def test_the_ford_stages_leave_no_directory_behind_a_refusal(tiny_run, tmp_path,
 
 
 def test_summaries_are_strict_json(tiny_run, tmp_path, monkeypatch):
-    module = analyses.load("noise")
+    module = registry.load("noise")
     summarise = module.summarise
     monkeypatch.setattr(
         module, "summarise", lambda r, c: {**summarise(r, c), "never": math.inf, "n/a": math.nan}
@@ -222,7 +223,7 @@ def test_strict_json_round_trips_non_finite_numbers():
 def test_a_setting_added_later_keeps_older_runs_resumable(tiny_run, tmp_path, monkeypatch):
     """A run made before an analysis gained a setting resumes when the setting has the
     value that run used, and is another run at any other value."""
-    module = analyses.load("noise")
+    module = registry.load("noise")
     runner.ChunkedRun(tmp_path, tiny_run, noise_config()).run(**QUIET)
     defaults = module.default_settings
 
