@@ -25,7 +25,7 @@ sys.path.insert(
 import squiggles  # noqa: E402
 from experiments.attacks import pgd
 from experiments.configs import cpu, taylor_paper, tiny  # noqa: E402
-from experiments.runs.test_examples import TestExamples  # noqa: E402
+from experiments.runs.chunk_examples import TestExamples  # noqa: E402
 from experiments.training import data, trained_run, trainer
 
 CONFIGS = {"cpu": cpu, "resnet34": taylor_paper, "tiny": tiny}

@@ -10,6 +10,7 @@ is `generate_examples` with its default renderer.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 
@@ -74,7 +75,9 @@ def main() -> None:
     latents = squiggles.sample_latents(family, n)
     points = squiggles.points(latents, family)
     host_points = np.asarray(points)
-    xla_render = jax.jit(squiggles.render_points, static_argnums=1)
+    xla_render = jax.jit(
+        functools.partial(squiggles.render_points, renderer="xla"), static_argnums=1
+    )
     # The dataset path: generate_examples with its default renderer ("auto": the host
     # kernel when JAX's default backend is the CPU).
     dataset = f"end to end ({resolve_renderer('auto')}, dataset)"
@@ -85,7 +88,7 @@ def main() -> None:
         f"render_points_on_host {res}x{res}": lambda: squiggles.render_points_on_host(
             host_points, res
         ),
-        "render_points, eager XLA": lambda: squiggles.render_points(points, res),
+        "render_points, eager XLA": lambda: squiggles.render_points(points, res, "xla"),
         "  the same as one jitted XLA": lambda: xla_render(points, res),
         dataset: lambda: squiggles.generate_examples(family, n, resolution=res),
         "end to end (xla)": lambda: squiggles.generate_examples(

@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experime
 from timing import CONFIGS, best_seconds  # noqa: E402
 
 from experiments.attacks import ford
-from experiments.runs.test_examples import TestExamples  # noqa: E402
+from experiments.runs.chunk_examples import TestExamples  # noqa: E402
 from experiments.training import data, metrics, trained_run, trainer
 
 

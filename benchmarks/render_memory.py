@@ -17,9 +17,10 @@ another's freed memory. Three numbers per program:
 - `xla`: temp + output bytes per curve from `compile().memory_analysis()` for
   the traced programs: what XLA plans, blind to such library buffers.
 
-Programs: `host` is `render_on_host(z)` (the host kernel), `eager` is `render(z)`
-called eagerly (the XLA program, whose bits the kernel reproduces), `jit` is
-`jax.jit(render)`, `grad` is `jax.jit(jax.grad(lambda z: sum(render(z) ** 2)))`.
+Programs: `host` is `render_on_host(z)` (the host kernel), `eager` is
+`render(z, renderer="xla")` called eagerly (the XLA program, whose bits the kernel
+reproduces), `jit` is `jax.jit` of that, `grad` is
+`jax.jit(jax.grad(lambda z: sum(render(z) ** 2)))` (gradients always run the XLA program).
 All figures are per curve, in MB (10⁶ bytes); an R×R float32 image is 4R² bytes.
 """
 
@@ -60,7 +61,7 @@ def _program(name: str, resolution: int):
     import squiggles
 
     def render(z):
-        return squiggles.render(z, resolution=resolution)
+        return squiggles.render(z, resolution=resolution, renderer="xla")
 
     def loss(z):
         return jnp.sum(render(z) ** 2)
@@ -130,9 +131,11 @@ def measure_speed(curves: int = 1000, resolution: int = 60, repeats: int = 7) ->
     import squiggles
 
     z = squiggles.sample_latents(squiggles.Taylor(), curves, seed=0)
-    forward = jax.jit(lambda v: squiggles.render(v, resolution=resolution))
+    forward = jax.jit(lambda v: squiggles.render(v, resolution=resolution, renderer="xla"))
     both = jax.jit(
-        jax.value_and_grad(lambda v: jnp.sum(squiggles.render(v, resolution=resolution) ** 2))
+        jax.value_and_grad(
+            lambda v: jnp.sum(squiggles.render(v, resolution=resolution, renderer="xla") ** 2)
+        )
     )
     times = {}
     for name, function in (("jit", forward), ("value_and_grad", both)):

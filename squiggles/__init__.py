@@ -18,7 +18,7 @@ uint8 storage of images (quantize, dequantize).
 """
 
 from squiggles.curves import BOX_SIZE, NUM_POINTS, points, rescale, t_values
-from squiggles.examples import Examples, chunk_starts, generate_examples
+from squiggles.examples import Examples, chunk_starts, generate_examples, stored_examples
 from squiggles.families import (
     FAMILIES,
     Family,
@@ -30,10 +30,16 @@ from squiggles.families import (
 from squiggles.host_rendering import render_on_host, render_points_on_host
 from squiggles.labels import CLASS_NAMES, is_self_intersecting
 from squiggles.quantization import dequantize, quantize
-from squiggles.renderers import RENDERERS
-from squiggles.rendering import RESOLUTION, pixel_centres, render, render_points
+from squiggles.renderers import RENDERERS, render, render_points
+from squiggles.rendering import RESOLUTION, pixel_centres
 from squiggles.sampling import sample_latents, sample_latents_at
-from squiggles.splits import SPLIT_STREAMS, TEST_STREAM, TRAIN_STREAM, VALIDATION_STREAM
+from squiggles.splits import (
+    DATA_SEED,
+    SPLIT_STREAMS,
+    TEST_STREAM,
+    TRAIN_STREAM,
+    VALIDATION_STREAM,
+)
 
 __version__ = "0.1.0"
 
@@ -56,6 +62,7 @@ __all__ = [
     "NUM_POINTS",
     "RENDERERS",
     "RESOLUTION",
+    "DATA_SEED",
     "SPLIT_STREAMS",
     "SineNet",
     "TEST_STREAM",
@@ -67,6 +74,7 @@ __all__ = [
     "family_from_name",
     "family_from_settings",
     "generate_examples",
+    "stored_examples",
     "is_self_intersecting",
     "pixel_centres",
     "points",

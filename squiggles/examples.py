@@ -15,9 +15,11 @@ from squiggles.curves import NUM_POINTS
 from squiggles.curves import points as curve_points
 from squiggles.families import Family
 from squiggles.labels import is_self_intersecting
+from squiggles.quantization import dequantize, quantize
 from squiggles.renderers import render_points_with, resolve_renderer
 from squiggles.rendering import RESOLUTION, check_resolution
 from squiggles.sampling import check_fits, latent_bytes, sample_latents
+from squiggles.splits import DATA_SEED, TEST_STREAM
 
 
 class Examples(NamedTuple):
@@ -83,3 +85,21 @@ def generate_examples(
         image = drawing.result()
     index = np.arange(start, start + count, dtype=np.int64)
     return Examples(index=index, latent=latent, points=points, label=label, image=image)
+
+
+def stored_examples(
+    family: Family,
+    count: int,
+    *,
+    start: int = 0,
+    stream: int = TEST_STREAM,
+    seed: int = DATA_SEED,
+    resolution: int = RESOLUTION,
+) -> Examples:
+    """Examples start .. start+count-1 of a split's stream exactly as the TFDS dataset
+    stores them: `generate_examples` with the images quantised to uint8 and back to
+    [0, 1]. Evaluations and analyses read their test examples here, without TensorFlow."""
+    examples = generate_examples(
+        family, count, seed=seed, stream=stream, start=start, resolution=resolution
+    )
+    return examples._replace(image=dequantize(quantize(examples.image)))

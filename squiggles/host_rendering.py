@@ -6,17 +6,18 @@ times faster, comparing each pixel row only with the points near it. On a CPU,
 concrete arrays directly, traced ones (jit, vmap, grad) through `jax.pure_callback`
 inside a custom VJP whose forward pass under differentiation, and so whose
 gradient, is the XLA program's. `render_on_host` and `render_points_on_host`
-choose it explicitly on any backend (float32 only), returning concrete images
-on the CPU.
+choose it explicitly on any backend (float32 only; concrete curves give images
+on the CPU).
 
 If this process's XLA takes exp some other way than the kernel
 (`xla_exp.exp_matches_xla` is false), the kernel returns distances and XLA:CPU's
 `intensity` takes their exp: still the same bits, a little slower.
 
-The callback calls no JAX: it runs on one of XLA's threads while the program that
-called it waits, so what it needs from JAX (the pixel centres, the exp probe) is
-made when the program is traced. Its worker threads run only the kernel, which
-releases the GIL, so several devices' callbacks at once cannot deadlock.
+The callback calls no JAX function: it runs on one of XLA's threads while the
+program that called it waits, so what it needs from JAX (the pixel centres, the
+exp probe) is made when the program is traced; its worker threads run only the
+kernel, which releases the GIL. In a process with several devices traced curves
+take the XLA program instead, where a callback can hang (`callbacks_are_safe`).
 
 numba is imported, and the kernel compiled or loaded from its cache, on the
 first call: `import squiggles` does not load it.

@@ -19,18 +19,9 @@ A curve with any NaN or inf point has no image: called eagerly, `render_points`
 and `render` raise ValueError naming the curves; under jit, grad or vmap, where
 values cannot be read, every pixel of its image is NaN, so a loss over it is NaN.
 
-Which program draws the forward pass (`renderer`, "auto" by default): on a CPU,
-the compiled host kernel (`host_rendering`), which draws the bits of the eager XLA
-program below several times faster; elsewhere this XLA program. "auto" takes the
-kernel for float32 curves that a CPU draws: concrete points on one CPU device, or
-traced points when JAX's default backend is the CPU and has one device, decided
-when the program is traced (a jit placed on an accelerator by hand still draws on
-the host, with the CPU's bits). Traced, the kernel runs through `jax.pure_callback`
-inside a custom VJP whose forward pass under differentiation is this XLA program,
-so gradients are exactly this program's. Other floats (float16, bfloat16, float64),
-accelerators and traced curves in a process with several devices (where a callback
-can hang: `host_rendering.callbacks_are_safe`) take the XLA program. "xla" and
-"host" force one or the other.
+The public `render` and `render_points` (`squiggles.renderers`) draw the forward pass
+with this XLA program or with the compiled host kernel (`host_rendering`), which draws
+the same bits on a CPU several times faster; gradients are always this program's.
 """
 
 from __future__ import annotations
@@ -42,12 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from squiggles import sampling
-from squiggles.curves import check_finite_curves, check_latents, check_real
-from squiggles.curves import points as curve_points
-from squiggles.families import Family, Taylor, check_family
+from squiggles.curves import check_real
 
 RESOLUTION = 60
-RENDERERS = ("auto", "host", "xla")
 
 
 def check_resolution(resolution: object) -> int:
@@ -56,12 +44,6 @@ def check_resolution(resolution: object) -> int:
     if resolution < 2:
         raise ValueError(f"resolution must be >= 2 (pixels per side), got {resolution}")
     return int(resolution)
-
-
-def check_renderer(renderer: object) -> str:
-    if not isinstance(renderer, str) or renderer not in RENDERERS:
-        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
-    return renderer
 
 
 def pixel_centres(resolution: int) -> jax.Array:
@@ -240,61 +222,3 @@ def _render_points(points: jax.Array, resolution: int) -> jax.Array:
     # Two jitted stages: called eagerly they run as separate programs, which pins
     # every rounding step; under an outer jit they are inlined.
     return intensity(nearest_squared_distance(points, resolution), resolution)
-
-
-def render_points(
-    points: jax.Array, resolution: int = RESOLUTION, renderer: str = "auto"
-) -> jax.Array:
-    """Images (..., R, R) in [0, 1] of curve points (..., P, 2) given in unit-square
-    coordinates. `image[..., r, c]` is the intensity at x = c/(R-1), y = r/(R-1).
-
-    Points must be finite. Called eagerly, a curve with a NaN or inf point raises
-    ValueError naming the curves; under jit, grad or vmap (values unknown) its
-    image is all NaN, so that a loss over it is NaN rather than silently blank.
-    Called eagerly, images that cannot fit in memory (a resolution too large, or
-    too many curves) raise ValueError naming the bytes needed and available.
-
-    `renderer` (one of RENDERERS) draws the forward pass: "auto" the host kernel
-    for float32 points on a CPU, else the XLA program (see the module docstring);
-    "host" the kernel on any backend (float32 only: TypeError otherwise); "xla"
-    the XLA program. On a CPU the kernel and the eager XLA program give the same
-    bits, eager or traced; the XLA program fused into an outer jit may differ in
-    the last bit of exp. Gradients are always the XLA program's.
-    """
-    points, resolution = check_points(points), check_resolution(resolution)
-    renderer = check_renderer(renderer)
-    if renderer == "host":
-        from squiggles import host_rendering  # imports this module: loaded on use
-
-        return host_rendering.render_points_on_host(points, resolution)
-    if not isinstance(points, jax.core.Tracer):
-        check_finite_curves(points, "points")
-        count = int(np.prod(points.shape[:-2], dtype=np.int64))
-        check_render_fits(count, points.shape[-2], resolution)
-    if renderer == "auto":
-        from squiggles import host_rendering
-
-        if host_rendering.draws_here(points):
-            return host_rendering.draw_points(points, resolution)
-    return _render_points(points, resolution)
-
-
-def render(
-    z: jax.Array,
-    family: Family = Taylor(),
-    resolution: int = RESOLUTION,
-    renderer: str = "auto",
-) -> jax.Array:
-    """Images (..., R, R) of the rescaled curves of latents z (..., *latent_shape).
-
-    Differentiable in z; batched over any leading axes; works under jit, grad, vmap.
-    Latents must be real and finite: called eagerly, non-finite latents (or latents
-    whose curve overflows) raise ValueError naming the curves; under a trace their
-    images are all NaN (see `render_points`, also for `renderer`).
-    """
-    check_family(family)
-    renderer = check_renderer(renderer)
-    z = check_latents(z, family)
-    if not isinstance(z, jax.core.Tracer):
-        check_finite_curves(z, "latents", curve_ndim=len(family.latent_shape))
-    return render_points(curve_points(z, family), resolution, renderer)

@@ -14,3 +14,5 @@ SPLIT_STREAMS: dict[str, int] = {
     "validation": VALIDATION_STREAM,
     "test": TEST_STREAM,
 }
+
+DATA_SEED = 0  # the seed of the predefined TFDS configs: their splits, stored

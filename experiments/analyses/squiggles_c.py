@@ -21,9 +21,9 @@ from experiments.classifier import sharded_probabilities
 from experiments.evaluation import corruption_report
 from experiments.results import CorruptionResults
 from experiments.runs.chunk_examples import TestExamples
-from experiments.training.data import DATA_SEED
 from squiggles import corruptions
 from squiggles.curves import points as curve_points
+from squiggles.splits import DATA_SEED
 
 RESULTS = CorruptionResults
 PER_EPSILON = RESULTS.PER_EPSILON  # one row per cell

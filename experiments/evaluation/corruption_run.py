@@ -13,8 +13,8 @@ from experiments.evaluation.corruption_report import rows_of
 from experiments.results import CorruptionResults
 from experiments.runs import runner
 from experiments.training import trained_run
-from experiments.training.data import DATA_SEED
 from squiggles import corruptions
+from squiggles.splits import DATA_SEED
 
 ANALYSIS = "squiggles_c"  # the analysis module that computes the chunks
 CHUNK_SIZE = 250  # test examples per saved chunk (each corrupted every way), and the batch

@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 
 import squiggles
-from experiments.training import data
 from squiggles.examples import example_bytes
 from squiggles.quantization import dequantize, quantize
 from squiggles.sampling import check_fits
@@ -29,7 +28,7 @@ class TestExamples:
     def load(
         cls, family: squiggles.Family, resolution: int, start: int, count: int
     ) -> TestExamples:
-        examples = data.stored_examples(family, count, start=start, resolution=resolution)
+        examples = squiggles.stored_examples(family, count, start=start, resolution=resolution)
         return cls(
             start,
             np.asarray(examples.latent),

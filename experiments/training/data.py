@@ -21,7 +21,6 @@ import ml_collections
 
 import squiggles
 from experiments import console, parallel
-from squiggles.quantization import dequantize, quantize
 from squiggles.splits import TEST_STREAM, TRAIN_STREAM, VALIDATION_STREAM  # noqa: F401 (data.X_STREAM)
 
 
@@ -175,40 +174,19 @@ def train_batches(config: ml_collections.ConfigDict, first_step: int = 0) -> Ite
     return sources[config.data.source](config, first_step)
 
 
-DATA_SEED = 0  # the seed of the TFDS configs: their splits are the generator's with this seed
-
-
-def stored_examples(
-    family: squiggles.Family,
-    count: int,
-    *,
-    start: int = 0,
-    stream: int = TEST_STREAM,
-    seed: int = DATA_SEED,
-    resolution: int = squiggles.RESOLUTION,
-) -> squiggles.Examples:
-    """Examples start .. start+count-1 of a split's stream exactly as the TFDS dataset
-    stores them (uint8-quantised images, back in [0, 1]), made by the generator: the one
-    place the stored splits are made without TensorFlow."""
-    examples = squiggles.generate_examples(
-        family, count, seed=seed, stream=stream, start=start, resolution=resolution
-    )
-    return examples._replace(image=dequantize(quantize(examples.image)))
-
-
 def evaluation_batches(
     family: squiggles.Family,
     resolution: int,
     count: int,
     *,
     stream: int = TEST_STREAM,
-    seed: int = DATA_SEED,
+    seed: int = squiggles.DATA_SEED,
     batch_size: int = 1000,
 ) -> Iterator[Batch]:
     """The first `count` examples of a split's stream as batches, as the TFDS dataset
-    stores them (`stored_examples`)."""
+    stores them (`squiggles.stored_examples`)."""
     for start in range(0, count, batch_size):
-        examples = stored_examples(
+        examples = squiggles.stored_examples(
             family, min(batch_size, count - start), start=start, stream=stream, seed=seed,
             resolution=resolution,
         )  # fmt: skip

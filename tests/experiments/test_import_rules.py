@@ -153,3 +153,40 @@ def test_a_cycle_is_found_however_it_is_imported(tmp_path, how):
     assert cycle is not None and cycle[0] == cycle[-1] and "pkg.a" in cycle
     (package / "a.py").write_text("")  # no way back: no cycle
     assert a_cycle(import_graph(tmp_path, "pkg")) is None
+
+
+LEAVES = {"checks", "classifier", "config_overrides", "console", "locking", "parallel", "results"}
+# What each part may import of `experiments` (docs/architecture.md, "What may import what").
+ALLOWED = {
+    "leaves": LEAVES,
+    "training": LEAVES,
+    "attacks": LEAVES,
+    "runs.store": {"results", "runs.chunk_files", "runs.identity", "runs.strict_json"},
+    "analyses": LEAVES
+    | {"attacks", "evaluation", "runs.chunk_examples", "runs.store", "runs.strict_json"},
+    "drawing": {"results", "runs.store", "runs.strict_json"},
+}
+
+
+def part_of(module: str) -> str:
+    """The part of docs/architecture.md a module of `experiments` belongs to."""
+    name = module.removeprefix("experiments.")
+    if name in LEAVES:
+        return "leaves"
+    return "runs.store" if name == "runs.store" else name.split(".")[0]
+
+
+def test_each_part_imports_only_what_the_architecture_allows():
+    graph = import_graph(ROOT, "experiments")
+    wrong = {}
+    for module, targets in graph.items():
+        allowed = ALLOWED.get(part_of(module))
+        if allowed is None:
+            continue
+        for target in targets:
+            name = target.removeprefix("experiments.")
+            inside = part_of(target) == part_of(module)
+            if not inside and name not in allowed and name.split(".")[0] not in allowed:
+                wrong.setdefault(module, []).append(target)
+    assert wrong == {}
+    assert {"experiments.attacks.pgd", "experiments.training.trainer"} <= set(graph)

@@ -102,3 +102,23 @@ def test_chunk_starts_cover_a_range_once_in_order():
     assert squiggles.chunk_starts(8, 4) == [(0, 4), (4, 4)]
     assert squiggles.chunk_starts(3, 10) == [(0, 3)]
     assert squiggles.chunk_starts(0, 10) == []
+
+
+def test_stored_examples_are_the_test_split_as_tfds_stores_it():
+    family = squiggles.Taylor()
+    stored = squiggles.stored_examples(family, 12, start=30, resolution=16)
+    made = squiggles.generate_examples(
+        family, 12, seed=squiggles.DATA_SEED, stream=squiggles.TEST_STREAM, start=30,
+        resolution=16,
+    )  # fmt: skip
+    np.testing.assert_array_equal(stored.index, np.arange(30, 42))
+    np.testing.assert_array_equal(stored.latent, made.latent)
+    np.testing.assert_array_equal(stored.label, made.label)
+    # The stored uint8 levels, back in [0, 1]: exactly k/255, within half a level of the image.
+    np.testing.assert_array_equal(
+        stored.image, squiggles.dequantize(squiggles.quantize(made.image))
+    )
+    levels = np.asarray(stored.image) * 255
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-4)
+    assert np.abs(np.asarray(stored.image) - np.asarray(made.image)).max() <= 0.5 / 255 + 1e-7
+    assert not np.array_equal(stored.image, made.image)
