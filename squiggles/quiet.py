@@ -17,7 +17,7 @@ hidden, and log levels are left as they are. Set SQUIGGLES_SHOW_ALL_LOGS=1 to se
 every line.
 
 This module loads nothing (no TensorFlow), so that code on the JAX path can filter
-stderr too (`experiments.restore` around orbax's reads); `squiggles_tfds.quiet`
+stderr too (`experiments.training.restore` around orbax's reads); `squiggles_tfds.quiet`
 loads TensorFlow through it.
 """
 

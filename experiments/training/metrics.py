@@ -19,7 +19,7 @@ from squiggles.labels import CLASS_NAMES
 def logits(state, images: jax.Array) -> jax.Array:
     """The model's logits in inference mode, with the running BatchNorm statistics,
     the batch split over every device (the state must be replicated, as
-    `train_lib.restore_state` returns it)."""
+    `trainer.restore_state` returns it)."""
     return state.apply_fn(
         {"params": state.params, "batch_stats": state.batch_stats},
         parallel.along_data(images),
