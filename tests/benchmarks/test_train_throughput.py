@@ -25,7 +25,7 @@ def benchmark():
     "args, message",
     [(["--steps", "0"], "--steps must be >= 1, got 0"),
      (["--source-batches", "-2"], "--source-batches must be >= 1, got -2"),
-     (["--config", "tiny", "--batch", "0"], "batch_size must be >= 1, got 0")],
+     (["--config", "tiny", "--batch", "0"], "batch_size must be an integer >= 1, got 0")],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors_naming_the_flag(benchmark, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
