@@ -28,6 +28,21 @@ def test_the_preview_the_readme_writes_is_ignored_but_the_docs_previews_are_not(
     assert not ignored("docs/preview_taylor.png") and not ignored("docs/preview_sine_net.png")
 
 
+@pytest.mark.skipif(
+    not (ROOT / ".git").exists() or shutil.which("git") is None, reason="not a git checkout"
+)
+def test_no_source_file_of_the_packages_or_tests_is_ignored():
+    # A module git ignores is missing from every clone: CI would fail on an import.
+    sources = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("squiggles", "squiggles_tfds", "experiments", "tests", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "__pycache__" not in path.parts
+    ]
+    assert len(sources) > 100
+    assert [source for source in sources if ignored(source)] == []
+
+
 # Words about how the project was built rather than what it is: a reader has no use
 # for them ("no GPU machine was lent", "not on this machine's package index").
 NOT_THE_PROJECTS = ("can_start_another", "package index", " lent", "this machine")
