@@ -18,6 +18,7 @@ uint8 storage of images (quantize, dequantize).
 """
 
 from squiggles.curves import BOX_SIZE, NUM_POINTS, points, rescale, t_values
+from squiggles.data_source import DataSource, data_source
 from squiggles.examples import Examples, chunk_starts, generate_examples, stored_examples
 from squiggles.families import (
     FAMILIES,
@@ -56,6 +57,7 @@ def __getattr__(name: str):
 __all__ = [
     "BOX_SIZE",
     "CLASS_NAMES",
+    "DataSource",
     "Examples",
     "FAMILIES",
     "Family",
@@ -70,6 +72,7 @@ __all__ = [
     "Taylor",
     "VALIDATION_STREAM",
     "chunk_starts",
+    "data_source",
     "dequantize",
     "family_from_name",
     "family_from_settings",

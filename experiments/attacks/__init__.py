@@ -1,8 +1,8 @@
 """Attacks and Ford et al.'s quantities, each over a `Classifier` (`experiments.classifier`):
 
-  pgd          the one ℓ2 PGD engine (fixed steps or stop at the first error, pixel or
-               latent space through the renderer, clipped or not) and noise at a norm
-  ford         error rates in Gaussian noise, σ(x, μ), distances to the nearest error
-  ford_latent  the same in latent space, every noisy latent relabelled with Shapely
-  manifold     the nearest curve of an image, and whether it keeps its label
+pgd          the one ℓ2 PGD engine (fixed steps or stop at the first error, pixel or
+             latent space through the renderer, clipped or not) and noise at a norm
+ford         error rates in Gaussian noise, σ(x, μ), distances to the nearest error
+ford_latent  the same in latent space, every noisy latent relabelled with Shapely
+manifold     the nearest curve of an image, and whether it keeps its label
 """

@@ -8,7 +8,6 @@ import numpy as np
 
 import squiggles
 from squiggles.examples import example_bytes
-from squiggles.quantization import dequantize, quantize
 from squiggles.sampling import check_fits
 
 

@@ -8,7 +8,6 @@ import ml_collections
 from etils import epath
 
 from experiments.runs import runner
-from experiments.runs import store
 
 # (analyses, the flag giving their number of examples), in the order they run: the
 # summaries of later ones compare with the results of earlier ones.

@@ -44,8 +44,10 @@ from experiments.analyses import registry
 from experiments.analyses.contract import Analysis
 from experiments.classifier import Classifier
 from experiments.console import Progress
+from experiments.locking import LOCK_FILE, lock_if_free, locked_directory
 from experiments.results import layout
 from experiments.runs import strict_json
+from experiments.runs.chunk_examples import TestExamples
 from experiments.runs.chunk_files import (
     check_rows,
     join_chunks,
@@ -57,9 +59,7 @@ from experiments.runs.chunk_files import (
 )
 from experiments.runs.fingerprint import model_fingerprint
 from experiments.runs.identity import check_identity, chunk_identity, write_identity
-from experiments.locking import LOCK_FILE, lock_if_free, locked_directory
 from experiments.runs.store import read_summary
-from experiments.runs.chunk_examples import TestExamples
 from experiments.training import data, trained_run
 from squiggles.examples import chunk_starts
 from squiggles.storage import ensure_writable_dir

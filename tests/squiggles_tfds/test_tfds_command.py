@@ -9,9 +9,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+import squiggles
 import squiggles_tfds
 from squiggles_tfds import verify
 
@@ -91,6 +93,22 @@ def test_build_with_imports_and_json_config_from_anywhere(custom_build):
     assert first["image"].shape == (16, 16, 1) and first["latent"].shape == (10, 4)
 
 
+def test_the_tensorflow_free_data_source_holds_the_built_split(custom_build):
+    name = "squiggles/" + squiggles_tfds.SquigglesConfig(**CUSTOM).name
+    family = squiggles.SineNet(width=CUSTOM["width"])
+    for split in ("validation", "test"):
+        stored = {
+            int(e["index"]): e
+            for e in tfds.as_numpy(tfds.load(name, split=split, data_dir=custom_build))
+        }
+        source = squiggles.data_source(family, split, CUSTOM[f"{split}_size"], CUSTOM["resolution"])
+        assert sorted(stored) == list(range(len(source)))
+        for item in source.__getitems__(range(len(source))):
+            expected = stored[int(item["index"])]
+            for feature in ("image", "points", "latent", "label", "index"):
+                np.testing.assert_array_equal(item[feature], expected[feature])
+
+
 def test_beam_build_gives_the_same_examples(custom_build, tmp_path):
     run_tfds(
         ["build", "squiggles", "--imports", "squiggles_tfds", "--config", json.dumps(CUSTOM),
@@ -167,3 +185,23 @@ def test_interrupted_build_is_not_loadable_and_the_next_build_succeeds(tmp_path,
     assert list(tmp_path.glob("squiggles/*/incomplete.*")) == []
     first = next(iter(tfds.as_numpy(builder.as_dataset(split="train", shuffle_files=False))))
     assert 0 <= first["index"] < 30_000
+
+
+def test_an_array_record_build_gives_tfds_data_source_the_same_examples(tmp_path):
+    # What docs/dataset.md documents for random access to stored data.
+    config = {"family": "taylor", "resolution": 16, "train_size": 4, "validation_size": 2,
+              "test_size": 10, "chunk_size": 4}  # fmt: skip
+    run_tfds(
+        ["build", "squiggles", "--imports", "squiggles_tfds", "--config", json.dumps(config),
+         "--file_format=array_record", "--data_dir", str(tmp_path)],
+        tmp_path,
+    )  # fmt: skip
+    name = "squiggles/" + squiggles_tfds.SquigglesConfig(**config).name
+    stored = tfds.data_source(name, split="test", data_dir=tmp_path)
+    source = squiggles.data_source(squiggles.Taylor(), "test", 10, resolution=16)
+    assert len(stored) == len(source) == 10
+    assert sorted(int(stored[i]["index"]) for i in range(10)) == list(range(10))
+    for i in range(10):
+        item = source[int(stored[i]["index"])]
+        np.testing.assert_array_equal(stored[i]["image"], item["image"])
+        assert stored[i]["label"] == item["label"]

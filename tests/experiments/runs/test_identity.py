@@ -11,10 +11,9 @@ import shutil
 import numpy as np
 import pytest
 
-from experiments import results
+from experiments import locking, results
 from experiments.analyses import registry
 from experiments.configs.analyses import tiny
-from experiments import locking
 from experiments.runs import chunk_files, identity, runner, store, strict_json
 from tests.experiments.analyses.test_analyses import QUIET, config_with, save_other_model
 
