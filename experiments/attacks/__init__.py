@@ -5,4 +5,6 @@ pgd          the one ℓ2 PGD engine (fixed steps or stop at the first error, pi
 ford         error rates in Gaussian noise, σ(x, μ), distances to the nearest error
 ford_latent  the same in latent space, every noisy latent relabelled with Shapely
 manifold     the nearest curve of an image, and whether it keeps its label
+losses       what an attack raises: the two-class margin in units of the clean margin
+             (AutoAttack's DLR needs a third logit)
 """
