@@ -192,3 +192,21 @@ def test_the_command_prints_one_line_when_nothing_is_built(tmp_path):
         f"error: no complete build of squiggles/taylor 1.1.0 in {tmp_path} "
         f"(expected {tmp_path}/squiggles/taylor/1.1.0); build it with tfds build first"
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "E0000 00:00:1.0  1 local_rendezvous.cc:405] Local rendezvous is aborting with status: "
+        "DATA_LOSS: corrupted record at 7025",
+        "W0000 00:00:1.0  1 cache_dataset_ops.cc:916] The calling iterator did not fully read",
+        "W0000 00:00:1796557191.073585   17198 root_dataset.cc:364] Optimization loop failed: "
+        "CANCELLED: Operation was cancelled",
+    ],
+)
+def test_tensorflows_lines_restating_a_failed_read_give_way_to_ours(line):
+    # Each would make the one-line error of an unreadable shard two lines (the last one
+    # appears only sometimes: a race in tf.data when a failed read cancels the other).
+    assert any(pattern.search(line) for pattern in verify.READ_FAILURE_LINES)
+    assert not any(pattern.search("error: train split: unreadable shard")
+                   for pattern in verify.READ_FAILURE_LINES)  # fmt: skip
