@@ -20,9 +20,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from squiggles.examples import generate_examples
+from squiggles.examples import generate_examples, stored_form
 from squiggles.families import Family, check_family
-from squiggles.quantization import quantize
 from squiggles.rendering import RESOLUTION, check_resolution
 from squiggles.splits import DATA_SEED, SPLIT_STREAMS
 
@@ -67,13 +66,7 @@ class DataSource(Sequence):
                 self.family, count, seed=self.seed, stream=self.stream, start=start,
                 resolution=self.resolution,
             )  # fmt: skip
-            stored = {
-                "image": quantize(examples.image),
-                "points": np.asarray(examples.points),
-                "latent": np.asarray(examples.latent),
-                "label": examples.label.astype(np.int64),
-                "index": np.asarray(examples.index, np.int64),
-            }
+            stored = stored_form(examples)
             for i in range(count):
                 made[start + i] = {name: values[i] for name, values in stored.items()}
         return [made[row] for row in rows]

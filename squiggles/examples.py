@@ -87,6 +87,21 @@ def generate_examples(
     return Examples(index=index, latent=latent, points=points, label=label, image=image)
 
 
+def stored_form(examples: Examples, *, points: bool = True) -> dict[str, np.ndarray]:
+    """Examples as the arrays the TFDS datasets store (`points=False`: without the points):
+    the uint8 image (R, R, 1), points, latent, int64 label and index."""
+    chunk = {
+        "image": quantize(examples.image),
+        "points": np.asarray(examples.points),
+        "latent": np.asarray(examples.latent),
+        "label": examples.label.astype(np.int64),
+        "index": examples.index,
+    }
+    if not points:
+        del chunk["points"]
+    return chunk
+
+
 def stored_examples(
     family: Family,
     count: int,

@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from squiggles.examples import Examples, chunk_starts
-from squiggles.quantization import quantize
+from squiggles.examples import chunk_starts
 
 __all__ = [
     "Chunked",
@@ -25,7 +24,6 @@ __all__ = [
     "beam_generate_examples",
     "chunk_to_examples",
     "generate_examples",
-    "stored_form",
 ]
 
 KeyExample = tuple[int, dict[str, Any]]
@@ -39,20 +37,6 @@ class Chunked(Protocol):
 
 # (config, stream, start, count) -> examples start .. start+count-1 in stored form.
 MakeChunk = Callable[[Any, int, int, int], dict[str, np.ndarray]]
-
-
-def stored_form(examples: Examples, *, points: bool = True) -> dict[str, np.ndarray]:
-    """Examples as the arrays a build stores (`points=False`: without the points)."""
-    chunk = {
-        "image": quantize(examples.image),
-        "points": np.asarray(examples.points),
-        "latent": np.asarray(examples.latent),
-        "label": examples.label.astype(np.int64),
-        "index": examples.index,
-    }
-    if not points:
-        del chunk["points"]
-    return chunk
 
 
 def chunk_to_examples(chunk: dict[str, np.ndarray]) -> Iterator[KeyExample]:

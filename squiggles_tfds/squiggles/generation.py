@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import squiggles  # the core package (absolute import), not this folder
-from squiggles_tfds.chunks import stored_form
+from squiggles.examples import stored_form
 from squiggles_tfds.squiggles.configs import SquigglesConfig
 
 

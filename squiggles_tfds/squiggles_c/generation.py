@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from squiggles import corruptions
-from squiggles_tfds.chunks import stored_form
+from squiggles.examples import stored_form
 from squiggles_tfds.squiggles_c.configs import SquigglesCConfig
 
 
