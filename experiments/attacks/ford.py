@@ -369,10 +369,6 @@ def pgd_radius(sigma: float, dimension: int, rule: str = "norm") -> float:
     return max(2 * q, 1.0)
 
 
-def _misclassified(logits_fn, x, labels):
-    return jnp.argmax(logits_fn(x), -1) != labels
-
-
 def pgd_to_first_error(
     logits_fn: Model, x0, labels, epsilon, *, steps: int, block: int = PGD_BLOCK
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -393,7 +389,7 @@ def _bisect_to_error(logits_fn, x0, end, labels, *, steps):
     def halve(_, bounds):
         low, high = bounds
         middle = (low + high) / 2
-        wrong = _misclassified(logits_fn, x0 + middle.reshape(shape) * (end - x0), labels)
+        wrong = pgd.succeeded(logits_fn, x0 + middle.reshape(shape) * (end - x0), labels, False)
         return jnp.where(wrong, low, middle), jnp.where(wrong, middle, high)
 
     ones = jnp.ones(x0.shape[0], x0.dtype)

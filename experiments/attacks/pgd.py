@@ -144,14 +144,14 @@ def step_size(epsilon: jax.Array, step_fraction: float | None, step_divisor: int
     return epsilon * step_fraction if step_divisor is None else epsilon / step_divisor
 
 
-def _succeeded(model, x, labels, targeted):
+def succeeded(model, x, labels, targeted):
     """Whether each input is where the attack wants it: its class differs from `labels`,
     or (targeted) is `labels`."""
     predicted = jnp.argmax(model(x), -1)
     return predicted == labels if targeted else predicted != labels
 
 
-_succeeded_jit = jax.jit(_succeeded, static_argnames=("targeted",))
+_succeeded_jit = jax.jit(succeeded, static_argnames=("targeted",))
 
 
 @functools.partial(
@@ -185,7 +185,7 @@ def _pgd_block(
     def step(carry):
         number, x, found = carry
         x = jnp.where(found.reshape(radius.shape), x, moved(x))
-        return number + 1, x, found | _succeeded(model, x, labels, targeted)
+        return number + 1, x, found | succeeded(model, x, labels, targeted)
 
     _, x, found = jax.lax.while_loop(unfinished, step, (0, x, found))
     return x, found
