@@ -105,6 +105,44 @@ class AttackResults(_FromArrays):
         return int(matches[0])
 
 
+# What the nearest curve of an error image says of it (`experiments.attacks.manifold`).
+MANIFOLD_KINDS = ("off_manifold", "on_manifold", "class_change")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleResults(AttackResults):
+    """An attack ensemble's results (`experiments.analyses.ensemble`): the attack
+    results of its strongest point per example and ε, with which of the A attacks
+    fooled the model (each run on every example), and where each adversarial image lies
+    relative to the data manifold (`experiments.attacks.manifold`)."""
+
+    attack: np.ndarray | None = None  # (A,) str: the attacks' names
+    attack_fooled: np.ndarray | None = None  # (E, N, A) bool: that attack fooled the model
+    manifold_kind: np.ndarray | None = None  # (E, N) index into KINDS; -1: not fooled
+    manifold_distance: np.ndarray | None = None  # (E, N) to the nearest curve; NaN: none
+
+    KINDS: ClassVar[tuple[str, ...]] = MANIFOLD_KINDS
+    PER_EPSILON: ClassVar[tuple[str, ...]] = (
+        *AttackResults.PER_EPSILON, "attack_fooled", "manifold_kind", "manifold_distance",
+    )  # fmt: skip
+    SHARED: ClassVar[tuple[str, ...]] = ("epsilon", "attack")
+
+    def attack_robust(self, name: str) -> np.ndarray:
+        """(E, N): right before the attack and not fooled by attack `name`."""
+        names = [str(a) for a in self.attack]
+        if name not in names:
+            raise ValueError(f"no attack {name!r} in these results; they hold {names}")
+        return self.clean_correct[None] & ~self.attack_fooled[:, :, names.index(name)]
+
+    def kind_share(self, kind: str) -> np.ndarray:
+        """(E,): of the examples the ensemble fooled at each ε, the share whose nearest
+        curve is of `kind` (NaN where none was fooled)."""
+        fooled = self.manifold_kind >= 0
+        hits = (self.manifold_kind == self.KINDS.index(kind)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(fooled.any(axis=1), hits / fooled.sum(axis=1), np.nan)
+
+
 @dataclasses.dataclass(frozen=True)
 class BoundaryResults(_FromArrays):
     """Per-example distances of test latents to the true decision boundary."""
@@ -300,8 +338,8 @@ class CorruptionResults(_FromArrays):
 
 TYPES = {
     cls.__name__: cls
-    for cls in (AttackResults, BoundaryResults, RateResults, DistanceResults, LatentResults,
-                ChurchResults, CorruptionResults)
+    for cls in (AttackResults, EnsembleResults, BoundaryResults, RateResults, DistanceResults,
+                LatentResults, ChurchResults, CorruptionResults)
 }  # fmt: skip
 # The results type of each analysis, for run directories whose settings.json does not
 # record it (written before it did). New analyses need no entry here.

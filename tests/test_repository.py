@@ -35,7 +35,14 @@ def test_no_source_file_of_the_packages_or_tests_is_ignored():
     # A module git ignores is missing from every clone: CI would fail on an import.
     sources = [
         path.relative_to(ROOT).as_posix()
-        for folder in ("squiggles", "squiggles_tfds", "experiments", "tests", "benchmarks")
+        for folder in (
+            "squiggles",
+            "squiggles_tfds",
+            "experiments",
+            "tests",
+            "benchmarks",
+            "examples",
+        )
         for path in sorted((ROOT / folder).rglob("*.py"))
         if "__pycache__" not in path.parts
     ]

@@ -77,8 +77,8 @@ def check_inputs(context) -> None:
     if recorded != context.model.fingerprint:
         raise ValueError(
             f"{source} holds attacks on model {recorded}, but the analysed model in "
-            f"{context.model.workdir} has fingerprint {context.model.fingerprint}; set "
-            f"attack_results to a run on {context.model.workdir}"
+            f"{context.model.source} has fingerprint {context.model.fingerprint}; set "
+            f"attack_results to a run on {context.model.source}"
         )
     if "pixel" not in stored["analyses"]:
         raise ValueError(f"{source} holds no pixel attack results (attack_results)")

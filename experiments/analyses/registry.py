@@ -12,6 +12,7 @@ from types import ModuleType
 
 from experiments.analyses import (
     boundary,
+    ensemble,
     ford_church,
     ford_distance,
     ford_latent,
@@ -30,8 +31,8 @@ def register(*modules: ModuleType) -> dict[str, Analysis]:
 
 
 ANALYSES = register(
-    boundary, ford_church, ford_distance, ford_latent, ford_rates, latent, noise, pixel,
-    squiggles_c,
+    boundary, ensemble, ford_church, ford_distance, ford_latent, ford_rates, latent, noise,
+    pixel, squiggles_c,
 )  # fmt: skip
 
 

@@ -27,8 +27,9 @@ import squiggles
 from experiments import checks
 from experiments.attacks import ford, pgd
 from experiments.classifier import as_classifier
+from experiments.results import MANIFOLD_KINDS
 
-KINDS = ("off_manifold", "on_manifold", "class_change")
+KINDS = MANIFOLD_KINDS
 
 
 class NearestCurve(NamedTuple):

@@ -14,7 +14,9 @@ from experiments.runs.chunk_files import write_atomically
 
 # Where a model was read from names it for people; the fingerprint of its weights is its
 # identity. A model reached by another path (a copy, a symlink) is the same model.
-PATH_KEYS = ("workdir",)
+# Where the model was found (a training run's directory, or a model spec): a model is its
+# fingerprint, so the same weights found elsewhere still resume a run.
+PATH_KEYS = ("workdir", "source")
 
 
 def _paths(settings: dict) -> set[str]:
@@ -56,7 +58,8 @@ def check_identity(path: epath.Path, identity: dict, holds_results=lambda name: 
     identity = json.loads(json.dumps(identity))
     if not holds_results(None):
         return
-    _check_fingerprint(path, identity["model"], stored["model"], "fingerprint", "workdir")
+    where = "workdir" if "workdir" in identity["model"] else "source"
+    _check_fingerprint(path, identity["model"], stored["model"], "fingerprint", where)
     for name, settings in identity["analyses"].items():
         held = stored["analyses"].get(name)
         for key in [k for k in settings if k.endswith("_fingerprint")]:

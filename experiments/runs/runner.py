@@ -95,6 +95,11 @@ class Model:
         """The model as every attack and analysis takes it (`experiments.classifier`)."""
         return trained_run.classifier(self.state)
 
+    @property
+    def source(self) -> str:
+        """Where the model comes from, as error messages name it."""
+        return self.workdir
+
     def identity(self) -> dict:
         return {
             "workdir": self.workdir,
@@ -106,6 +111,29 @@ class Model:
         }
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class GivenModel:
+    """Any model as an analysis sees it, made some other way than `experiments.train`
+    (a user's JAX function or PyTorch module, `experiments.adapters`): the Classifier
+    itself, the family and resolution of its test examples, and a fingerprint of its
+    weights, which a run directory records so it never mixes two models' results."""
+
+    source: str  # how the user named it (a model spec)
+    classifier: Classifier
+    fingerprint: str
+    family: squiggles.Family
+    resolution: int
+
+    def identity(self) -> dict:
+        return {
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "family": str(self.family),
+            "resolution": self.resolution,
+        }
+
+
+AnyModel = Model | GivenModel
 _LOADED = weakref.WeakValueDictionary()  # (fingerprint, step) -> a state in use
 
 
@@ -131,11 +159,11 @@ class Context:
     """Everything an analysis needs besides its test examples."""
 
     name: str
-    model: Model  # the analysed model
+    model: AnyModel  # the analysed model
     settings: ml_collections.ConfigDict  # this analysis's, validated
     batch: int  # the largest batch to run: the run's chunk size
     out: epath.Path
-    models: Mapping[str, Model]  # other models the analysis names (e.g. a navigator)
+    models: Mapping[str, AnyModel]  # other models the analysis names (e.g. a navigator)
     run_config: ml_collections.ConfigDict  # the whole run's: the analyses run with this one
     log: Log = log_line
 
@@ -178,12 +206,16 @@ class ChunkedRun:
     computes the missing chunks and the summaries under the directory's lock."""
 
     def __init__(
-        self, out: str | epath.PathLike, workdir: str, config: ml_collections.ConfigDict,
-        family: str | None = None, *, as_found: tuple[bool, set] | None = None,
+        self, out: str | epath.PathLike, workdir: str | GivenModel,
+        config: ml_collections.ConfigDict, family: str | None = None, *,
+        as_found: tuple[bool, set] | None = None,
     ):  # fmt: skip
-        """`family`: test the model on another family's examples (None: its own).
+        """`workdir`: a training run of `experiments.train`, or a `GivenModel`.
+        `family`: test a training run on another family's examples (None: its own).
         `as_found`: `found(out)` before this run's part of a larger job began (the state
         a failure before the first result returns `out` to), if not now."""
+        if isinstance(workdir, GivenModel) and family is not None:
+            raise ValueError("a GivenModel carries its test family; do not give family too")
         self.modules = check_config(config)
         self.config = config
         self.test_family = family
@@ -194,14 +226,15 @@ class ChunkedRun:
             with self.locked():  # refuse at once, before loading, while another run writes
                 self._load_and_check(workdir)
 
-    def _load_and_check(self, workdir: str) -> None:
+    def _load_and_check(self, workdir: str | GivenModel) -> None:
         """Loads the models and checks the directory, the settings, the memory one chunk
         needs and the chunk files already there, all before anything is written."""
         config = self.config
-        self.model = load_model(workdir, self.test_family)
+        given = isinstance(workdir, GivenModel)
+        self.model = workdir if given else load_model(workdir, self.test_family)
         self.models = {
             name: {
-                role: load_model(path or workdir)
+                role: load_model(path) if path else (workdir if given else load_model(workdir))
                 for role, path in getattr(module, "models", lambda s: {})(config[name]).items()
             }
             for name, module in self.modules.items()
@@ -258,7 +291,7 @@ class ChunkedRun:
             and not (key in added and value == added[key])
         }
         for role, model in self.models[name].items():
-            identity[role] = model.workdir
+            identity[role] = model.source
             identity[f"{role}_fingerprint"] = model.fingerprint
         return json.loads(json.dumps(identity))  # tuples as lists, like the stored file
 

@@ -165,6 +165,9 @@ ALLOWED = {
     "analyses": LEAVES
     | {"attacks", "evaluation", "runs.chunk_examples", "runs.store", "runs.strict_json"},
     "drawing": {"results", "runs.store", "runs.strict_json"},
+    "adapters": LEAVES | {"training", "runs.fingerprint"},
+    "bench": LEAVES
+    | {"adapters", "analyses.registry", "attacks", "drawing", "evaluation", "runs", "training"},
 }
 
 

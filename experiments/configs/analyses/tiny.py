@@ -46,6 +46,9 @@ def get_config(names: str = paper.ATTACKS) -> ml_collections.ConfigDict:
             settings.update(FORD[name])
         elif name == "latent":
             settings.epsilons = (0.3, 2.4)
+        elif name == "ensemble":
+            settings.epsilons = (0.3, 1.2, 4.8)
+            settings.update(queries=8, manifold_steps=3)
         elif name == "boundary":
             settings.epsilons = (0.6, 2.4, 4.8)
             settings.bisection_steps = 12

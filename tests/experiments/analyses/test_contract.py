@@ -27,12 +27,15 @@ def plugin(name: str = "fake", **members) -> types.ModuleType:
 
 
 def test_every_registered_analysis_keeps_the_contract():
-    assert registry.names() == sorted(results.OF_ANALYSIS)
+    # Analyses older than settings.json's record of the results type keep theirs; newer
+    # ones need no entry in OF_ANALYSIS (their runs always record it).
+    assert set(results.OF_ANALYSIS) < set(registry.names())
     for name in registry.names():
         module = registry.load(name)
         assert contract.check_module(module) is module is registry.load(name)
         assert results.TYPES[module.RESULTS.__name__] is module.RESULTS
-        assert module.RESULTS is results.OF_ANALYSIS[name]  # what runs before recorded it read
+        if name in results.OF_ANALYSIS:  # what runs before recorded it read
+            assert module.RESULTS is results.OF_ANALYSIS[name]
 
 
 def test_a_module_keeping_the_contract_is_registered_by_its_name():

@@ -1,0 +1,1 @@
+"""Examples of bringing a model to the library (run from the repository root)."""
