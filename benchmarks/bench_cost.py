@@ -18,6 +18,10 @@ and it becomes a `--sections` choice.
           one fori_loop and in blocks of 10; the whole call / S; one PGD iteration in
           one fori_loop and in blocks of 10.
   square  one Square query, (T(2Q) − T(Q)) / Q for Q = 10 S, against the forward pass.
+  torch   the PyTorch adapter against PyTorch alone on the example CNN (logits and the
+          input gradient; the `torch` extra), as benchmarks/torch_adapter_cost.py.
+  presets the wall time of `python -m experiments.bench` with `quick` and `standard` on
+          the model (minutes: not run unless named).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import functools
 import math
 import pathlib
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -163,10 +168,38 @@ def square_section(setup: Setup) -> None:
     report("Square query", query, best["forward"], "the forward pass")
 
 
+def torch_section(setup: Setup) -> None:
+    """The PyTorch adapter against PyTorch alone, on the example CNN
+    (`torch_adapter_cost.measure`: logits, and the input gradient of a loss)."""
+    import torch_adapter_cost  # the neighbour script; needs the `torch` extra
+
+    figures = torch_adapter_cost.measure(setup.args.batch, setup.args.repeats)
+    for what in ("forward", "gradient"):
+        print(f"  {what}: PyTorch {figures[f'torch_{what}_ms']:.1f} ms, adapter "
+              f"{figures[f'adapter_{what}_ms']:.1f} ms, median ratio "
+              f"{figures[f'{what}_ratio']:.2f}×")  # fmt: skip
+
+
+def presets_section(setup: Setup) -> None:
+    """The wall time of `experiments.bench` with the `quick` and `standard` presets on the
+    model, from nothing (compilation included) into a temporary directory."""
+    from experiments.bench import pipeline
+
+    for preset in ("quick", "standard"):
+        with tempfile.TemporaryDirectory() as out:
+            began = time.perf_counter()
+            pipeline.run(setup.args.workdir, pathlib.Path(out) / "run", preset=preset,
+                         log=lambda line: None)  # fmt: skip
+            print(f"  {preset}: {time.perf_counter() - began:.0f} s")
+
+
 SECTIONS: dict[str, Callable[[Setup], None]] = {
     "apgd": apgd_section,
     "square": square_section,
+    "torch": torch_section,
+    "presets": presets_section,
 }
+DEFAULT_SECTIONS = ("apgd", "square", "torch")  # presets take minutes: ask for them
 
 
 def check_counts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -185,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=128, help="images per pass")
     parser.add_argument("--steps", type=int, default=20, help="APGD iterations S (Square: 10 S)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls; the best counts")
-    parser.add_argument("--sections", default=",".join(SECTIONS),
+    parser.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
                         help=f"comma-separated, of {', '.join(SECTIONS)}")  # fmt: skip
     args = parser.parse_args(argv)
     check_counts(parser, args)

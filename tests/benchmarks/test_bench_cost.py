@@ -15,7 +15,8 @@ def benchmark():
     [(["--batch", "0"], "--batch must be >= 1, got 0"),
      (["--steps", "-3"], "--steps must be >= 1, got -3"),
      (["--repeats", "0"], "--repeats must be >= 1, got 0"),
-     (["--sections", "apgd,fab"], "--sections must name some of apgd, square, got 'apgd,fab'"),
+     (["--sections", "apgd,fab"],
+      "--sections must name some of apgd, square, torch, presets, got 'apgd,fab'"),
      (["--workdir", "no/such/run"], "--workdir no/such/run is not a training run")],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors_naming_the_flag(benchmark, capsys, args, message):

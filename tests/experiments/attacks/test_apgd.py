@@ -8,24 +8,19 @@ import pytest
 
 from experiments.attacks import apgd
 from experiments.classifier import Classifier
+from tests.experiments.attacks.linear_problems import linear_logits, linear_problem, masked_logits
 
 N, R = 32, 8
 CLEAN_ERRORS = 3  # the first rows get the wrong label
 
 
-def linear_logits(w, b, scale, x):
-    """Logits (0, scale·(w·x + b)) of a batch: the logit difference is linear."""
-    margin = jnp.sum(x.reshape(x.shape[0], -1) * w, axis=1) + b
-    return scale * jnp.stack([jnp.zeros_like(margin), margin], axis=1)
+def scaled_logits(w, b, scale, x):
+    """The linear model's logits times `scale`."""
+    return scale * linear_logits(w, b, x)
 
 
 def linear_model(w, b, scale=1.0):
-    return Classifier(jax.tree_util.Partial(linear_logits, w, b, jnp.float32(scale)))
-
-
-def masked_logits(w, b, x):
-    """The linear model behind stop_gradient: right values, zero gradient everywhere."""
-    return jax.lax.stop_gradient(linear_logits(w, b, 1.0, x))
+    return Classifier(jax.tree_util.Partial(scaled_logits, w, b, jnp.float32(scale)))
 
 
 def mlp_logits(hidden, out, x):
@@ -36,15 +31,7 @@ def mlp_logits(hidden, out, x):
 
 @pytest.fixture(scope="module")
 def problem():
-    key = jax.random.key(0)
-    w = jax.random.normal(key, (R * R,))
-    x0 = jax.random.uniform(jax.random.fold_in(key, 1), (N, R, R), minval=0.2, maxval=0.8)
-    margin = jnp.sum(x0.reshape(N, -1) * w, axis=1)
-    b = -jnp.median(margin)
-    margin = np.asarray(margin + b)
-    labels = (margin > 0).astype(np.int32)
-    labels[:CLEAN_ERRORS] = 1 - labels[:CLEAN_ERRORS]
-    distance = np.abs(margin) / float(jnp.linalg.norm(w))
+    w, b, x0, labels, distance = linear_problem(N, R, CLEAN_ERRORS, 0.2, 0.8)
     ordered = np.sort(distance)
     epsilon = float(ordered[N // 2 - 1] + ordered[N // 2]) / 2  # half the examples within
     assert np.min(np.abs(distance / epsilon - 1)) > 0.01  # none on the sphere's edge
@@ -66,7 +53,7 @@ def test_apgd_gives_the_analytic_robust_accuracy_within_the_ball(problem, loss, 
     assert norms(attacked.point, x0).max() <= epsilon * (1 + 1e-5)
     assert 0 <= attacked.point.min() and attacked.point.max() <= 1
     # A found point is misclassified; a clean error is reported as the clean image.
-    logits = linear_logits(w, b, 1.0, attacked.point)
+    logits = linear_logits(w, b, attacked.point)
     np.testing.assert_array_equal(np.argmax(logits, -1) != labels, fooled)
     np.testing.assert_array_equal(attacked.point[:CLEAN_ERRORS], x0[:CLEAN_ERRORS])
 

@@ -9,28 +9,16 @@ import pytest
 
 from experiments.attacks import apgd, ensemble
 from experiments.classifier import Classifier
+from tests.experiments.attacks.linear_problems import linear_logits, linear_problem
 
 N, R = 13, 10  # 13 rows: with batch 8, a full slice and a padded one
 CLEAN_ERRORS = 2
 SETTINGS = dict(steps=10, queries=200, batch=8)
 
 
-def linear_logits(w, b, x):
-    margin = jnp.sum(x.reshape(x.shape[0], -1) * w, axis=1) + b
-    return jnp.stack([jnp.zeros_like(margin), margin], axis=1)
-
-
 @pytest.fixture(scope="module")
 def problem():
-    key = jax.random.key(0)
-    w = jax.random.normal(key, (R * R,))
-    x0 = jax.random.uniform(jax.random.fold_in(key, 1), (N, R, R), minval=0.3, maxval=0.7)
-    margin = jnp.sum(x0.reshape(N, -1) * w, axis=1)
-    b = -jnp.median(margin)
-    margin = np.asarray(margin + b)
-    labels = (margin > 0).astype(np.int32)
-    labels[:CLEAN_ERRORS] = 1 - labels[:CLEAN_ERRORS]
-    distance = np.abs(margin) / float(jnp.linalg.norm(w))
+    w, b, x0, labels, distance = linear_problem(N, R, CLEAN_ERRORS, 0.3, 0.7)
     ordered = np.sort(distance)
     epsilon = float(ordered[N // 2] + ordered[N // 2 + 1]) / 2
     fooled = (distance < epsilon) | (np.arange(N) < CLEAN_ERRORS)

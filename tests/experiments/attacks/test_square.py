@@ -8,35 +8,17 @@ import pytest
 
 from experiments.attacks import apgd, square
 from experiments.classifier import Classifier
+from tests.experiments.attacks.linear_problems import linear_logits, linear_problem, masked_logits
 
 N, R = 32, 12
 QUERIES = 500
 CLEAN_ERRORS = 2
 
 
-def linear_logits(w, b, x):
-    margin = jnp.sum(x.reshape(x.shape[0], -1) * w, axis=1) + b
-    return jnp.stack([jnp.zeros_like(margin), margin], axis=1)
-
-
-def masked_logits(w, b, x):
-    """The same model behind stop_gradient: right values, zero gradient everywhere."""
-    return jax.lax.stop_gradient(linear_logits(w, b, x))
-
-
 @pytest.fixture(scope="module")
 def problem():
-    key = jax.random.key(0)
-    w = jax.random.normal(key, (R * R,))
-    x0 = jax.random.uniform(jax.random.fold_in(key, 1), (N, R, R), minval=0.3, maxval=0.7)
-    margin = jnp.sum(x0.reshape(N, -1) * w, axis=1)
-    b = -jnp.median(margin)
-    margin = np.asarray(margin + b)
-    labels = (margin > 0).astype(np.int32)
-    labels[:CLEAN_ERRORS] = 1 - labels[:CLEAN_ERRORS]
-    distance = np.abs(margin) / float(jnp.linalg.norm(w))
-    epsilon = float(np.quantile(distance, 0.75))
-    return w, b, x0, labels, distance, epsilon
+    w, b, x0, labels, distance = linear_problem(N, R, CLEAN_ERRORS, 0.3, 0.7)
+    return w, b, x0, labels, distance, float(np.quantile(distance, 0.75))
 
 
 def run(model, problem, key=2, **options):
