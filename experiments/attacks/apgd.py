@@ -211,7 +211,8 @@ def apgd(
 
     block=0 runs each run as one jitted program (a fori_loop); block=k as jitted
     programs of k unrolled iterations one after the other, without host
-    synchronisation: the same attack, faster on XLA:CPU (docs/attacks.md#apgd).
+    synchronisation: the same attack, faster on XLA:CPU
+    (docs/attacks.md#cost-and-settings-of-apgd-square-and-the-ensemble).
 
     Returns `pgd.Attacked`: `point` (N, R, R), the first misclassified iterate of each
     example where one was found (x0 itself for a clean error), else the point of highest

@@ -63,8 +63,11 @@ def write_json(path: epath.Path, record: Any) -> None:
 
 
 def run_label(run: str) -> str:
-    """The run's directory name and the training noise of its model."""
-    noise = store.read_settings(run)["model"]["noise"]
+    """The run's directory name and the training noise of its model (a model not
+    trained by `experiments.train` records none)."""
+    noise = store.read_settings(run)["model"].get("noise")
+    if noise is None:
+        return epath.Path(run).name
     sigma = f"σ≤{noise['sigma_max']:g}" if noise.get("sigma_max") else f"σ={noise['sigma']:g}"
     return f"{epath.Path(run).name} ({sigma})"
 
