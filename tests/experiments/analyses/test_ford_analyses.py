@@ -13,13 +13,13 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
-from conftest import FORD_ANALYSES, FORD_EXAMPLES
 
 from experiments.analyses import ford_distance
 from experiments.attacks import ford
 from experiments.configs.analyses import tiny
 from experiments.results import HALF_SPACE_FACTOR
 from experiments.runs import ford_stages, runner, store
+from tests.conftest import FORD_ANALYSES, FORD_EXAMPLES
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 QUIET = dict(log=lambda line: None)

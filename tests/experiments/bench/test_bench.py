@@ -136,15 +136,18 @@ def test_a_model_with_its_classes_exchanged_is_refused_before_any_work(tmp_path)
     assert not (tmp_path / "out").exists()
 
 
-def test_the_command_names_a_bad_spec_and_a_bad_preset(tmp_path):
-    def bench_command(*args):
-        return subprocess.run([sys.executable, "-m", "experiments.bench", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
-
-    done = bench_command("--model=no_such_module:f", f"--out={tmp_path / 'out'}")
+def test_the_command_names_a_bad_spec_before_writing_anything(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.bench", "--model=no_such_module:f",
+         f"--out={tmp_path / 'out'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "no_such_module" in done.stderr and not (tmp_path / "out").exists()
-    done = bench_command("--model=models/cpu_taylor", f"--out={tmp_path / 'out'}",
-                         "--preset=huge")  # fmt: skip
-    assert done.returncode != 0 and "--preset" in done.stderr and "quick" in done.stderr
+
+
+def test_a_bad_preset_is_named_with_the_presets(tmp_path):
+    with pytest.raises(ValueError, match="unknown preset 'huge'; expected one of smoke, quick"):
+        bench.run(ink_model(), tmp_path / "out", preset="huge", **QUIET)
+    assert not (tmp_path / "out").exists()
