@@ -5,6 +5,7 @@ leaderboard row."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from etils import epath
@@ -15,7 +16,7 @@ from experiments.bench import figure, leaderboard, presets
 from experiments.bench import report as reports
 from experiments.classifier import Classifier
 from experiments.runs import runner
-from experiments.training import trained_run
+from experiments.training import trained_run, trainer
 
 REPOSITORY = epath.Path(__file__).resolve().parents[2]
 # The Squiggles-C run of the plain `cpu` model that mCE is measured against.
@@ -64,6 +65,8 @@ def run(
 def _loaded(model, name: str | None, resolution: int | None) -> specs.LoadedModel:
     """A spec loaded (`experiments.adapters.specs`), or a JAX model given as an object."""
     if isinstance(model, str):
+        if resolution is None and os.path.isfile(os.path.join(model, "config.json")):
+            resolution = trainer.read_config(model).resolution  # a training run's own
         return specs.load(model, resolution=resolution or squiggles.RESOLUTION)
     classifier = specs.jax_classifier(model, "the model given to bench.run")
     label = name or "model"
@@ -75,7 +78,7 @@ def _family_and_resolution(loaded, family: str | None, resolution: int | None):
     """The test family and resolution: a training run's own unless another family is
     asked for (its resolution is fixed by its weights), else taylor at 60."""
     if loaded.workdir is not None:
-        _, config = trained_run.load_run(str(loaded.workdir))
+        config = trainer.read_config(loaded.workdir)  # the config alone: no second restore
         if resolution is not None and resolution != config.resolution:
             raise ValueError(f"{loaded.spec} was trained at resolution {config.resolution}; "
                              f"got --resolution {resolution}")  # fmt: skip

@@ -18,7 +18,7 @@ import squiggles
 from examples import torch_cnn
 from experiments import bench
 from experiments.adapters import torch_model
-from experiments.bench import leaderboard, presets
+from experiments.bench import leaderboard, pipeline, presets
 from experiments.classifier import Classifier, probabilities
 from experiments.runs import store
 
@@ -151,3 +151,14 @@ def test_a_bad_preset_is_named_with_the_presets(tmp_path):
     with pytest.raises(ValueError, match="unknown preset 'huge'; expected one of smoke, quick"):
         bench.run(ink_model(), tmp_path / "out", preset="huge", **QUIET)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_training_run_is_tested_at_its_own_resolution_and_family(tiny_run):
+    loaded = pipeline._loaded(tiny_run, None, None)  # no --resolution: the run's own (16)
+    assert loaded.kind == "workdir" and loaded.classifier(np.zeros((2, 16, 16))).shape == (2, 2)
+    family, resolution = pipeline._family_and_resolution(loaded, None, None)
+    assert (str(family), resolution) == (str(squiggles.family_from_name("taylor")), 16)
+    family, _ = pipeline._family_and_resolution(loaded, "sine_net", None)
+    assert str(family) == str(squiggles.family_from_name("sine_net"))
+    with pytest.raises(ValueError, match="was trained at resolution 16; got --resolution 60"):
+        pipeline._family_and_resolution(loaded, None, 60)
