@@ -23,7 +23,7 @@ from experiments.classifier import Classifier, probabilities
 from experiments.runs import store
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-BASELINE = ROOT / "runs" / "c11" / "squiggles_c_cpu_taylor"
+BASELINE = ROOT / "bench" / "baseline" / "squiggles_c_cpu_taylor"
 QUIET = dict(log=lambda line: None)
 
 
