@@ -2,7 +2,7 @@
 images (a training run of `experiments.train`, a JAX function, a PyTorch module).
 
     from experiments import bench
-    report = bench.run("torch:examples.torch_cnn:model", "bench/torch_cnn", preset="quick")
+    report = bench.run("torch:examples.torch_cnn:model", "runs/bench/torch_cnn", preset="quick")
     print(report.summary_line())
 
 `python -m experiments.bench --model SPEC --out DIR` does the same; docs/bench.md says

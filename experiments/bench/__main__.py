@@ -1,10 +1,10 @@
 r"""A ground-truth robustness report of any model of Squiggles images, added to a
 leaderboard:
 
-    python -m experiments.bench --model models/cpu_taylor --out bench/cpu_taylor
+    python -m experiments.bench --model models/cpu_taylor --out runs/bench/cpu_taylor
     python -m experiments.bench --model torch:examples.torch_cnn:model \
-        --out bench/torch_cnn --preset standard
-    python -m experiments.bench --model my_package.my_module:logits_fn --out bench/mine
+        --out runs/bench/torch_cnn --preset standard
+    python -m experiments.bench --model my_package.my_module:logits_fn --out runs/bench/mine
 
 --model is a training run of `experiments.train`, `module:function` returning a JAX
 logits function (or `(apply_fn, params)`), or `torch:module:function` returning a
