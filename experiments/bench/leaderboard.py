@@ -10,7 +10,7 @@ import itertools
 
 from etils import epath
 
-from experiments.bench.report import Report
+from experiments.bench.report import Report, share
 from experiments.results import percent
 from experiments.runs import strict_json
 from experiments.runs.chunk_files import write_atomically
@@ -85,11 +85,11 @@ def _row(report: Report) -> str:
         f"{report.name}",
         f"{percent(report.clean_accuracy.value)} %",
         f"{report.roc_auc:.3f}",
-        "n/a" if noise is None else f"{percent(noise)} %",
+        share(noise),
         "n/a" if report.median_sigma_1pct is None else f"{report.median_sigma_1pct:.3g}",
-        "n/a" if report.mce is None else f"{percent(report.mce)} %",
+        share(report.mce),
         *(f"{row.ensemble.text()} ({percent(row.pgd)} %)" for row in report.pixel),
         f"{percent(latent.robust.value)} / {percent(latent.real)} / {percent(latent.excusable)} %",
-        "n/a" if middle.off_manifold is None else f"{percent(middle.off_manifold)} %",
+        share(middle.off_manifold),
     ]
     return "| " + " | ".join(cells) + " |"

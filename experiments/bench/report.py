@@ -109,8 +109,7 @@ class Report:
         """One sentence a paper can quote."""
         middle = self.pixel[len(self.pixel) // 2]
         latent = self.latent[len(self.latent) // 2]
-        off = "n/a" if middle.off_manifold is None else f"{percent(middle.off_manifold)} %"
-        mce = "n/a" if self.mce is None else f"{percent(self.mce)} %"
+        off, mce = share(middle.off_manifold), share(self.mce)
         return (
             f"{self.name} on Squiggles {self.family} (R = {self.resolution}, {self.examples} "
             f"test examples, bench preset {self.preset}): clean accuracy "
@@ -159,7 +158,7 @@ def read(out: str | epath.PathLike, *, model: str, name: str, preset: str,
     boundary: BoundaryResults = store.read_results(out, "boundary")
     summary = store.read_summary(out)
     labels = ensemble.label_before
-    mce, mce_note, corruption_accuracy = _corruptions(out, baseline)
+    mce, mce_note, corruption_accuracy = _corruptions(out, identity, baseline)
     return Report(
         model=model, name=name, fingerprint=identity["fingerprint"],
         family=family_name(identity["family"]), resolution=int(identity["resolution"]),
@@ -226,7 +225,7 @@ def _latent_rows(latent: AttackResults):
         )
 
 
-def _corruptions(out: epath.Path, baseline) -> tuple[float | None, str, float]:
+def _corruptions(out: epath.Path, identity: dict, baseline) -> tuple[float | None, str, float]:
     """(mCE, a note on it, mean corruption accuracy) of the run's Squiggles-C results,
     the mCE against `baseline`'s results on the same test examples."""
     own = store.read_results(out, "squiggles_c")
@@ -235,10 +234,9 @@ def _corruptions(out: epath.Path, baseline) -> tuple[float | None, str, float]:
     if baseline is None:
         return None, "no baseline for this family and resolution", plain["mean_corruption_accuracy"]
     theirs = store.read_results(baseline, "squiggles_c")
-    ours_data = store.read_settings(out)["model"]
     base_data = store.read_settings(baseline)["model"]
     for key in ("family", "resolution"):
-        if str(ours_data[key]) != str(base_data[key]):
+        if str(identity[key]) != str(base_data[key]):
             return None, f"the baseline has another {key}", plain["mean_corruption_accuracy"]
     if len(theirs.index) < len(own.index):
         note = f"the baseline holds {len(theirs.index)} examples, fewer than {len(own.index)}"
@@ -297,8 +295,8 @@ def markdown(report: Report) -> str:
         lines.append(
             f"| {row.epsilon:g} | {row.ensemble.text()} | "
             + " | ".join(f"{percent(row.by_attack[a])} %" for a in attacks)
-            + f" | {percent(row.pgd)} % | {row.fooled} | {_share(row.off_manifold)} | "
-            f"{_share(row.on_manifold)} | {_share(row.class_change)} | "
+            + f" | {percent(row.pgd)} % | {row.fooled} | {share(row.off_manifold)} | "
+            f"{share(row.on_manifold)} | {share(row.class_change)} | "
             f"{_number(row.boundary_distance)} |"
         )
     strength = "at least as strong as" if report.ensemble_at_most_pgd else "WEAKER than"
@@ -321,7 +319,8 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _share(value: float | None) -> str:
+def share(value: float | None) -> str:
+    """A share as a percentage, "n/a" where there is none (nothing to take it of)."""
     return "n/a" if value is None else f"{percent(value)} %"
 
 
