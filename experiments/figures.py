@@ -7,7 +7,8 @@ stored and never attack, generate examples or restore a model.
         --attack_runs runs/attack_cpu_taylor,runs/attack_cpu_taylor_noise008 \
         --latent_runs runs/latent_cpu_taylor,runs/latent_cpu_taylor_noise008 \
         --boundary_runs runs/boundary_cpu_taylor,runs/boundary_cpu_taylor_noise008 \
-        --ford_runs runs/ford_cpu_taylor,runs/ford_cpu_taylor_noise008
+        --ford_runs runs/ford_cpu_taylor,runs/ford_cpu_taylor_noise008 \
+        --certify_runs runs/certify_noise025
 
 Figures are drawn when their inputs are given:
   fig3   one curve attacked at several ε (values of the stored grids) in pixel space (first
@@ -30,9 +31,21 @@ Ford et al. (--ford_runs, one run per model; one colour per run):
   fig_noise_accuracy  accuracy in noise against σ (mean ± 1 SD over draws), CDF of μ(x, σ)
   church_windows_<run directory name>  one file per run: pixel and latent church windows
          (Fig. 3) of up to 4 examples, with the true boundary over the latent slice
+Randomized smoothing against the ground truth (--certify_runs, runs of the certify analysis;
+one file of each per run, named after its directory):
+  certify_accuracy_<run directory name>  certified accuracy against the radius r, its
+         provably wrong part (an image of the other true class within r), the share whose
+         true-class distance is ≥ r, and the attack ensemble's robust accuracy of the base
+         model when the run holds ensemble results; .csv at 0 and the ensemble's ε (or the
+         summary's radii)
+  certify_ratio_<name>  histogram of certified radius ÷ true-class distance of the right
+         certificates (.csv: one row each)
+  certify_examples_<name>  up to 4 certificates that cover a true class change: image,
+         other-class image, difference (else the closest right ones, said in the title)
 --only draws just the figures it names (fig3, fig7, fig8, fig9, fig10, fig11,
-fig2_sigma_vs_distance, fig4_isoperimetric, fig_noise_accuracy, church_windows), so one
-figure can be redrawn from runs whose other results are not at hand.
+fig2_sigma_vs_distance, fig4_isoperimetric, fig_noise_accuracy, church_windows,
+certify_accuracy, certify_ratio, certify_examples), so one figure can be redrawn from runs
+whose other results are not at hand.
 Every figure's inputs are checked before any is drawn: an ε that is not in a run's stored
 grid (the defaults are on the paper's grids; the tiny analyses need, say,
 --pixel_epsilon 4.8 --latent_epsilon 2.4 --curve_epsilons 0.3), a missing analysis or
@@ -51,7 +64,16 @@ from absl import app, flags
 from etils import epath
 
 from experiments import console
-from experiments.drawing import accuracy, boundary, church, errors, example_grids, ford, inputs
+from experiments.drawing import (
+    accuracy,
+    boundary,
+    certify,
+    church,
+    errors,
+    example_grids,
+    ford,
+    inputs,
+)
 from squiggles.storage import ensure_writable_dir
 
 _OUT = flags.DEFINE_string("out", None, "Directory for the PNG, CSV and JSON files.")
@@ -75,13 +97,16 @@ _CURVE_INDEX = flags.DEFINE_integer("curve_index", 0, "Test example of fig 3.")
 _FORD_RUNS = flags.DEFINE_list(
     "ford_runs", [], "Runs of experiments.noise_analysis, one per model (Ford et al. figures)."
 )
+_CERTIFY_RUNS = flags.DEFINE_list(
+    "certify_runs", [], "Runs with certify results (and ensemble results, when they hold them)."
+)
 _FORD_BIN = flags.DEFINE_integer("ford_bin", 50, "Images per bin of σ in fig2_sigma_vs_distance.")
 _ONLY = flags.DEFINE_list(
     "only", [], "Draw only these figures (names above); default: every figure whose runs are given."
 )
 flags.mark_flags_as_required(["out"])
 
-INPUT_FLAGS = ("--attack_runs", "--latent_runs", "--boundary_runs", "--ford_runs")
+INPUT_FLAGS = ("--attack_runs", "--latent_runs", "--boundary_runs", "--ford_runs", "--certify_runs")
 # Each figure, in the order drawn, and the flag of the runs it is drawn from.
 FIGURE_INPUTS = {
     "fig10": "--attack_runs",
@@ -94,15 +119,17 @@ FIGURE_INPUTS = {
     "fig4_isoperimetric": "--ford_runs",
     "fig_noise_accuracy": "--ford_runs",
     "church_windows": "--ford_runs",
+    **{name: "--certify_runs" for name in certify.FIGURES},
 }
 
 
 def check_inputs(
     runs: list[str], latent_runs: list[str] | tuple[str, ...] = (),
     boundary_runs: list[str] | tuple[str, ...] = (), ford_runs: list[str] | tuple[str, ...] = (),
+    certify_runs: list[str] | tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     """A usage error when no figure has its inputs: nothing would be drawn."""
-    if not (runs or latent_runs or boundary_runs or ford_runs):
+    if not (runs or latent_runs or boundary_runs or ford_runs or certify_runs):
         raise app.UsageError(
             f"no inputs: give at least one of {', '.join(INPUT_FLAGS)} (each figure is drawn "
             "from the runs it needs; see the list above)"
@@ -111,18 +138,19 @@ def check_inputs(
 
 def chosen_figures(only: Sequence[str], given: Mapping[str, Sequence[str]]) -> list[str]:
     """The figures to draw, in drawing order: those named by `only` (each of which must
-    have its runs in `given`, keyed by flag), or every figure whose runs are given."""
+    have its runs in `given`, keyed by flag; a flag left out gives none), or every figure
+    whose runs are given."""
     unknown = [name for name in only if name not in FIGURE_INPUTS]
     if unknown:
         raise ValueError(
             f"--only names unknown figures {unknown}: expected some of {list(FIGURE_INPUTS)}"
         )
     missing = [f"{name} needs {FIGURE_INPUTS[name]}" for name in only
-               if not given[FIGURE_INPUTS[name]]]  # fmt: skip
+               if not given.get(FIGURE_INPUTS[name])]  # fmt: skip
     if missing:
         raise ValueError(f"--only names figures whose runs are not given: {'; '.join(missing)}")
     return [name for name, flag in FIGURE_INPUTS.items()
-            if (name in only if only else bool(given[flag]))]  # fmt: skip
+            if (name in only if only else bool(given.get(flag)))]  # fmt: skip
 
 
 def input_problems(
@@ -137,6 +165,7 @@ def input_problems(
     curve_index: int = 0,
     ford_runs: list[str] | tuple[str, ...] = (),
     ford_bin: int = 50,
+    certify_runs: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
     """What each of the `chosen` figures lacks in its runs, read from their summaries and
     settings only: "<figure> needs <what>: <why>", naming the flag to change."""
@@ -170,6 +199,8 @@ def input_problems(
         "fig4_isoperimetric": lambda: [inputs.noisy_sigma(run) for run in ford_runs],
         "fig_noise_accuracy": lambda: [inputs.analysis(run, "ford_rates") for run in ford_runs],
         "church_windows": lambda: [inputs.church_examples(run) for run in ford_runs],
+        **{name: lambda: [certify.missing(run) for run in certify_runs]
+           for name in certify.FIGURES},
     }  # fmt: skip
     found = [f"{name} needs {problem}" for name in chosen for problem in needs[name]() if problem]
     return list(dict.fromkeys(found))
@@ -214,20 +245,23 @@ def draw(
     curve_index: int = 0,
     ford_runs: list[str] | tuple[str, ...] = (),
     ford_bin: int = 50,
+    certify_runs: list[str] | tuple[str, ...] = (),
     only: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> list[epath.Path]:
     """The figures `only` names, or every figure whose inputs are given; the paths of
     those written. Every figure's inputs are checked before any is drawn; a figure with
     nothing to show (fig 11 when no example was fooled) is left out, and `log` says why."""
-    latent_runs, ford_runs = list(latent_runs), list(ford_runs)
+    latent_runs, ford_runs, certify_runs = list(latent_runs), list(ford_runs), list(certify_runs)
     latent_run = latent_runs[0] if latent_runs else None  # fig 3 and 11 show one model
-    given = dict(zip(INPUT_FLAGS, (runs, latent_runs, boundary_runs, ford_runs), strict=True))
+    given = dict(
+        zip(INPUT_FLAGS, (runs, latent_runs, boundary_runs, ford_runs, certify_runs), strict=True)
+    )
     chosen = chosen_figures(only, given)
     check_figure_inputs(
         chosen, runs, latent_runs, boundary_runs, pixel_epsilon=pixel_epsilon,
         latent_epsilon=latent_epsilon, curve_epsilons=curve_epsilons, curve_index=curve_index,
-        ford_runs=ford_runs, ford_bin=ford_bin,
+        ford_runs=ford_runs, ford_bin=ford_bin, certify_runs=certify_runs,
     )  # fmt: skip
     drawers = {
         "fig10": lambda: [accuracy.accuracy_against_epsilon(runs, out)],
@@ -248,6 +282,10 @@ def draw(
         "church_windows": lambda: [
             church.church_windows(run, out, name) for run, name in church.file_names(ford_runs)
         ],
+        **{
+            name: (lambda name=name: certify.draw(name, certify_runs, out))
+            for name in certify.FIGURES
+        },
     }
     notes = {"fig11": lambda: fig11_note(runs[0], latent_run, pixel_epsilon, latent_epsilon)}
     written = []
@@ -270,7 +308,10 @@ def curve_epsilons(values: list[str]) -> list[float]:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    given = (_ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value)
+    given = (
+        _ATTACK_RUNS.value, _LATENT_RUNS.value, _BOUNDARY_RUNS.value, _FORD_RUNS.value,
+        _CERTIFY_RUNS.value,
+    )  # fmt: skip
     check_inputs(*given)
     try:  # before the output directory is made
         chosen = chosen_figures(_ONLY.value, dict(zip(INPUT_FLAGS, given, strict=True)))
@@ -282,6 +323,7 @@ def main(argv: list[str]) -> None:
             pixel_epsilon=_PIXEL_EPSILON.value, latent_epsilon=_LATENT_EPSILON.value,
             curve_epsilons=curve_epsilons(_CURVE_EPSILONS.value), curve_index=_CURVE_INDEX.value,
             ford_runs=_FORD_RUNS.value, ford_bin=_FORD_BIN.value,
+            certify_runs=_CERTIFY_RUNS.value,
         )  # fmt: skip
         check_figure_inputs(chosen, *given[:3], **options)  # before the directory is made
         out = ensure_writable_dir(_OUT.value, "the figures")

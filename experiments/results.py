@@ -334,12 +334,63 @@ class CorruptionResults(_FromArrays):
         return [(str(c), int(s)) for c, s in zip(self.corruption, self.severity, strict=True)]
 
 
+@dataclasses.dataclass(frozen=True)
+class CertifyResults(_Clean):
+    """Randomized smoothing's certificates (Cohen et al.'s CERTIFY at one σ) and each
+    example's true-class distance in pixels (`experiments.attacks.true_class`): an upper
+    bound on the ℓ2 distance from its image to an image of the other true class."""
+
+    sigma: np.ndarray  # () the smoothing σ
+    samples: np.ndarray  # () estimation draws n
+    prediction: np.ndarray  # (N,) the smoothed class; ABSTAIN (-1) where it abstained
+    radius: np.ndarray  # (N,) certified ℓ2 radius; 0 where it abstained
+    p_lower: np.ndarray  # (N,) the lower confidence bound of p_A
+    top_count: np.ndarray  # (N,) estimation draws in the chosen class
+    distance: np.ndarray  # (N,) true-class distance found; inf where none
+    crossing_distance: np.ndarray  # (N,) the pixel distance of the first boundary crossing
+    latent_distance: np.ndarray  # (N,) its latent distance
+    image: np.ndarray  # (N, R, R) float16, the example's image
+    other_image: np.ndarray  # (N, R, R) float16, the nearest other-class image found
+    # (N,) PREDICT of the smoothed model on other_image where a right certificate covers
+    # it (ABSTAIN -1 where it abstained); -2 elsewhere
+    other_prediction: np.ndarray
+
+    SHARED: ClassVar[tuple[str, ...]] = ("sigma", "samples")
+
+    @property
+    def correct(self) -> np.ndarray:
+        """(N,): the smoothed classifier certified the true class (abstaining is wrong)."""
+        return self.prediction == self.label.astype(np.int32)
+
+    def certified(self, radius: float) -> np.ndarray:
+        """(N,): right and certified at `radius` (Cohen et al.'s certified accuracy)."""
+        return self.correct & (self.radius >= radius)
+
+    def provably_wrong(self, radius: float) -> np.ndarray:
+        """(N,): certified right at `radius`, with an image of the other true class within
+        it, on which the smoothed classifier is thereby proven to keep the wrong class."""
+        return self.certified(radius) & (self.distance < radius)
+
+    @property
+    def wrong_certificate(self) -> np.ndarray:
+        """(N,): a right certificate whose radius exceeds the true-class distance."""
+        return self.correct & (self.radius > self.distance)
+
+    @property
+    def radius_ratio(self) -> np.ndarray:
+        """(N,): certified radius ÷ true-class distance (0 where none is certified, or no
+        other-class image was found)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isfinite(self.distance) & (self.distance > 0),
+                            self.radius / self.distance, 0.0)  # fmt: skip
+
+
 # ---------------------------------------------------------------- which results a run holds
 
 TYPES = {
     cls.__name__: cls
     for cls in (AttackResults, EnsembleResults, BoundaryResults, RateResults, DistanceResults,
-                LatentResults, ChurchResults, CorruptionResults)
+                LatentResults, ChurchResults, CorruptionResults, CertifyResults)
 }  # fmt: skip
 # The results type of each analysis, for run directories whose settings.json does not
 # record it (written before it did). New analyses need no entry here.

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from experiments.analyses import (
     boundary,
+    certify,
     ensemble,
     ford_church,
     ford_distance,
@@ -31,7 +32,7 @@ def register(*modules: ModuleType) -> dict[str, Analysis]:
 
 
 ANALYSES = register(
-    boundary, ensemble, ford_church, ford_distance, ford_latent, ford_rates, latent, noise,
+    boundary, certify, ensemble, ford_church, ford_distance, ford_latent, ford_rates, latent, noise,
     pixel, squiggles_c,
 )  # fmt: skip
 

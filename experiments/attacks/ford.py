@@ -70,18 +70,24 @@ COORDINATE_QUANTILE = 1 - 1e-5  # "coordinate": of one noise coordinate (Ford et
 def check_inputs(images, labels) -> tuple[jax.Array, jax.Array]:
     """At least one image (N, R, R) and a label per image, each a class index (a whole
     number >= 0), or a ValueError naming the shapes or the first bad label."""
-    images, labels = jnp.asarray(images), np.asarray(labels)
-    if images.ndim != 3 or images.shape[1] != images.shape[2]:
-        raise ValueError(f"images must have shape (N, R, R), got {images.shape}")
-    if not images.shape[0]:
-        raise ValueError(f"images must hold at least one image, got shape {images.shape}")
+    images, labels = check_images(images), np.asarray(labels)
     if labels.shape != images.shape[:1]:
         raise ValueError(
             f"labels must have shape ({images.shape[0]},), one per image, got {labels.shape}"
         )
+    return images, jnp.asarray(check_labels(labels))
+
+
+def check_images(images) -> jax.Array:
+    """At least one floating-point image, (N, R, R), or a ValueError naming the shape."""
+    images = jnp.asarray(images)
+    if images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images must have shape (N, R, R), got {images.shape}")
+    if not images.shape[0]:
+        raise ValueError(f"images must hold at least one image, got shape {images.shape}")
     if not jnp.issubdtype(images.dtype, jnp.floating):
         raise ValueError(f"images must be floating point, got {images.dtype}")
-    return images, jnp.asarray(check_labels(labels))
+    return images
 
 
 def check_labels(labels, classes: int | None = None) -> np.ndarray:
@@ -199,30 +205,72 @@ def draws_per_pass(count: int, batch: int) -> int:
     return max(1, batch // max(count, 1))
 
 
-@functools.partial(jax.jit, static_argnames=("samples", "per_pass"))
-def _count_errors(logits_fn, images, labels, sigma, key, *, samples, per_pass):
-    """Misclassified draws of x + σ·n per image, and whether every logit was finite.
-    Draw j of image i is normal(fold_in(key, j // per_pass))[i, j % per_pass]: the same
-    draws at every σ for a given key, whatever σ is."""
+@functools.partial(jax.jit, static_argnames=("samples", "per_pass", "classes"))
+def _class_counts(logits_fn, images, sigma, key, *, samples, per_pass, classes):
+    """How many of `samples` draws x + σ·n of each image the model puts in each class
+    (N, classes), and whether every logit was finite. Draw j of image i is
+    normal(fold_in(key, j // per_pass))[i, j % per_pass]: the same draws at every σ for a
+    given key, whatever σ is."""
     count = images.shape[0]
     passes = -(-samples // per_pass)
 
     def one_pass(carry, number):
-        errors, finite = carry
+        counts, finite = carry
         noise = jax.random.normal(
             jax.random.fold_in(key, number), (count, per_pass, *images.shape[1:]), images.dtype
         )
         noisy = images[:, None] + sigma[:, None, None, None] * noise
         logits = logits_fn(noisy.reshape(count * per_pass, *images.shape[1:]))
-        wrong = (jnp.argmax(logits, -1) != jnp.repeat(labels, per_pass)).reshape(count, per_pass)
+        votes = jax.nn.one_hot(jnp.argmax(logits, -1), classes, dtype=jnp.int32)
         used = number * per_pass + jnp.arange(per_pass) < samples  # the last pass may be short
-        errors = errors + jnp.sum(wrong & used[None], axis=1)
+        votes = votes.reshape(count, per_pass, classes) * used[None, :, None]
+        counts = counts + jnp.sum(votes, axis=1)
         finite = finite & jnp.all(jnp.isfinite(logits))
-        return (errors, finite), None
+        return (counts, finite), None
 
-    start = (jnp.zeros(count, jnp.int32), jnp.array(True))
-    (errors, finite), _ = jax.lax.scan(one_pass, start, jnp.arange(passes))
-    return errors, finite
+    start = (jnp.zeros((count, classes), jnp.int32), jnp.array(True))
+    (counts, finite), _ = jax.lax.scan(one_pass, start, jnp.arange(passes))
+    return counts, finite
+
+
+def checked_class_counts(
+    model: Classifier, images: jax.Array, sigma, *, samples: int, key: jax.Array,
+    batch: int, classes: int,
+) -> np.ndarray:  # fmt: skip
+    """`_class_counts` of checked inputs, or a ValueError when a logit was not finite."""
+    counts, finite = _class_counts(
+        model, images, sigma, key, samples=samples, classes=classes,
+        per_pass=min(draws_per_pass(len(images), batch), samples),
+    )  # fmt: skip
+    if not bool(finite):
+        check_finite_logits(model(images), "clean images")
+        raise ValueError("the model's logits are not finite on some noisy images; "
+                         "check the model (σ too large for its numerics?)")  # fmt: skip
+    return np.asarray(counts)
+
+
+def class_counts(
+    logits_fn: Model, images, sigma, *, samples: int, key: jax.Array,
+    batch: int = DEFAULT_BATCH,
+) -> np.ndarray:  # fmt: skip
+    """(N, C): how many of `samples` draws x + σ·n, n ~ N(0, I), of each image (N, R, R)
+    the model puts in each of its C classes (noise not clipped); `sigma` a scalar or one
+    per image. Each forward pass classifies max(1, batch // N) draws of every image, and
+    the draws are those of `count_errors` with the same key."""
+    images = check_images(images)
+    samples = checks.check_integer(samples, "samples", 1)
+    checks.check_integer(batch, "batch", 1)
+    sigma = check_sigmas(sigma, len(images))
+    model, _ = check_model(logits_fn, images, np.zeros(len(images), np.int32))
+    classes = output_classes(model, images)
+    return checked_class_counts(model, images, sigma, samples=samples, key=key, batch=batch,
+                                classes=classes)  # fmt: skip
+
+
+def output_classes(model: Classifier, images: jax.Array) -> int:
+    """C of the model's logits (N, C), by shape only."""
+    shape = jax.eval_shape(_apply, model, jax.ShapeDtypeStruct(images.shape, images.dtype))
+    return int(shape.shape[1])
 
 
 def count_errors(
@@ -235,15 +283,9 @@ def count_errors(
     checks.check_integer(batch, "batch", 1)
     sigma = check_sigmas(sigma, len(images))
     model, labels = check_model(logits_fn, images, labels)
-    errors, finite = _count_errors(
-        model, images, labels, sigma, key, samples=samples,
-        per_pass=min(draws_per_pass(len(images), batch), samples),
-    )  # fmt: skip
-    if not bool(finite):
-        check_finite_logits(logits_fn(images), "clean images")
-        raise ValueError("the model's logits are not finite on some noisy images; "
-                         "check the model (σ too large for its numerics?)")  # fmt: skip
-    return np.asarray(errors)
+    counts = checked_class_counts(model, images, sigma, samples=samples, key=key, batch=batch,
+                                  classes=output_classes(model, images))  # fmt: skip
+    return samples - counts[np.arange(len(images)), np.asarray(labels)]
 
 
 def error_rate(

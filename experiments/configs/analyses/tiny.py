@@ -35,6 +35,12 @@ FORD = {
 }  # fmt: skip
 
 
+# Randomized smoothing with a few dozen draws and a short search for the other class.
+CERTIFY = dict(selection_samples=8, samples=40, alpha=0.01, batch=64, epsilons=(0.6, 2.4, 4.8),
+               steps=10, crossing_bisection_steps=8, search_iterations=3,
+               search_bisection_steps=4)  # fmt: skip
+
+
 def get_config(names: str = paper.ATTACKS) -> ml_collections.ConfigDict:
     names = ",".join(GROUPS.get(name.strip(), name) for name in names.split(","))
     config = paper.get_config(names)
@@ -49,6 +55,8 @@ def get_config(names: str = paper.ATTACKS) -> ml_collections.ConfigDict:
         elif name == "ensemble":
             settings.epsilons = (0.3, 1.2, 4.8)
             settings.update(queries=8, manifold_steps=3)
+        elif name == "certify":
+            settings.update(CERTIFY)
         elif name == "boundary":
             settings.epsilons = (0.6, 2.4, 4.8)
             settings.bisection_steps = 12
