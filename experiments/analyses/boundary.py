@@ -19,9 +19,9 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-import squiggles
 from experiments.analyses import common
-from experiments.attacks import pgd
+from experiments.attacks import pgd, true_class
+from experiments.attacks.true_class import bisect_on_true_label
 from experiments.classifier import probabilities
 from experiments.results import BoundaryResults
 from experiments.runs import store
@@ -93,51 +93,17 @@ def _check_grid(grid, epsilon: float, where: str) -> None:
         )
 
 
-def bisect_on_true_label(
-    family: squiggles.Family, start: np.ndarray, end: np.ndarray, label: np.ndarray, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each row, a point on the segment start → end whose true label differs from
-    `label` (end's label must differ, start's must not), closest to start after `steps`
-    halvings. Returns (fraction of the segment, point)."""
-    start, end = np.asarray(start, np.float32), np.asarray(end, np.float32)
-    low = np.zeros(len(start), np.float32)
-    high = np.ones(len(start), np.float32)
-
-    def along(fraction: np.ndarray) -> np.ndarray:
-        return start + fraction.reshape((-1,) + (1,) * (start.ndim - 1)) * (end - start)
-
-    for _ in range(steps):
-        middle = (low + high) / 2
-        changed = pgd.true_labels(along(middle), family) != label
-        high = np.where(changed, middle, high)
-        low = np.where(changed, low, middle)
-    return high, along(high)
-
-
 def grid_search(context, examples: TestExamples) -> tuple[np.ndarray, np.ndarray]:
     """Targeted latent PGD toward the other class at increasing ε until the true label
-    changes. Returns the ε number where it first did (-1: never) and the attacked latent."""
-    settings, navigator, family = context.settings, context.models["navigator"], context.family
-    labels = examples.labels
-    found_at = np.full(len(labels), -1, np.int32)
-    end = examples.latents.copy()
-    for k, epsilon in enumerate(settings.epsilons):
-        todo = np.flatnonzero(found_at < 0)
-        if not len(todo):
-            break
-        attacked = pgd.attack_subset(
-            navigator.classifier, examples.latents, 1 - labels.astype(np.int32), todo, epsilon,
-            batch=context.batch, family=family, resolution=navigator.resolution,
-            targeted=True, steps=settings.steps, step_fraction=settings.step_fraction,
-            block=settings.block,
-        )  # fmt: skip
-        changed = pgd.true_labels(attacked, family) != labels[todo]
-        found_at[todo[changed]] = k
-        end[todo[changed]] = attacked[changed]
-        context.log(
-            f"  ε={epsilon:g}: attacked {len(todo)}, true label changed for {changed.sum()}"
-        )
-    return found_at, end
+    changes (`true_class.flip_search`). Returns the ε number where it first did (-1:
+    never) and the attacked latent."""
+    settings, navigator = context.settings, context.models["navigator"]
+    return true_class.flip_search(
+        navigator.classifier, examples.latents, examples.labels.astype(np.int32),
+        settings.epsilons, family=context.family, resolution=navigator.resolution,
+        batch=context.batch, steps=settings.steps, step_fraction=settings.step_fraction,
+        block=settings.block, log=context.log,
+    )  # fmt: skip
 
 
 def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:

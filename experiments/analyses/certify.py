@@ -97,7 +97,8 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         steps=settings.steps, step_fraction=settings.step_fraction, block=settings.block,
         crossing_bisection_steps=settings.crossing_bisection_steps,
         iterations=settings.search_iterations, step=settings.search_step,
-        bisection_steps=settings.search_bisection_steps, log=context.log,
+        bisection_steps=settings.search_bisection_steps,
+        navigator_resolution=navigator.resolution, log=context.log,
     )  # fmt: skip
     other = np.asarray(squiggles.render(nearest.latent, context.family, context.resolution))
     other = np.where(nearest.found[:, None, None], other, examples.images)

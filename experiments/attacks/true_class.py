@@ -131,7 +131,7 @@ def _pixel_distance(render_fn, z, targets):
 
 
 def descend_along_boundary(
-    render_fn: Callable, label_fn: Labeller, origins, labels, starts, *, iterations: int = 30,
+    render_fn: Callable, label_fn: Labeller, origins, labels, starts, *, iterations: int = 60,
     step: float = 0.5, reach: float = 2.0, bisection_steps: int = 12, seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Stage 2: the latent of another label whose image is nearest render(origin), among
@@ -205,17 +205,19 @@ def squiggles_renderer(family: squiggles.Family, resolution: int) -> Callable:
 def true_class_distance(
     navigator: Classifier, latents, labels, *, family: squiggles.Family, resolution: int,
     epsilons, batch: int, steps: int, step_fraction: float, block: int,
-    crossing_bisection_steps: int = 20, iterations: int = 30, step: float = 0.5,
-    bisection_steps: int = 12,
+    crossing_bisection_steps: int = 20, iterations: int = 60, step: float = 0.5,
+    bisection_steps: int = 12, navigator_resolution: int | None = None,
     log: Callable[[str], None] = lambda line: None,
 ) -> TrueClassDistance:  # fmt: skip
     """Both stages for test latents (N, ...) of `family` with their true labels (N,): an
     upper bound on the pixel distance from each image to an image of the other true
-    class. Every latent it returns has been relabelled with Shapely."""
+    class. Every latent it returns has been relabelled with Shapely. The navigator sees
+    images at `navigator_resolution` (default: `resolution`, that of the distances)."""
     latents = np.asarray(squiggles.curves.check_latents(latents, family), np.float32)
     labels = np.asarray(labels, np.int32)
     found_at, end = flip_search(
-        navigator, latents, labels, epsilons, family=family, resolution=resolution, batch=batch,
+        navigator, latents, labels, epsilons, family=family,
+        resolution=navigator_resolution or resolution, batch=batch,
         steps=steps, step_fraction=step_fraction, block=block, log=log,
     )  # fmt: skip
     found = found_at >= 0
