@@ -7,10 +7,11 @@ bound is always valid, whatever the search does. The search has two stages:
      targeted latent PGD toward the other class, guided by a navigator classifier, at
      growing ε until the true label changes, then a bisection on the true label along the
      path, which gives a latent just across the boundary (`flip_search`, `bisect`);
-  2. along the boundary in pixel space (`descend_along_boundary`): from that latent,
-     normalised gradient steps on ‖render(z) − x‖²; a step that crosses back to the
-     example's class is bisected back to the last point of the other class on it. The
-     nearest other-class image seen is kept.
+  2. along the boundary in pixel space (`descend_along_boundary`): each boundary point
+     is the first crossing on a ray from the example's latent; the ray is turned, by a
+     gradient step on ‖render(b) − x‖² or a random step, both tangent to it, and the
+     crossing found again by bisection, keeping the nearer image (a (1+1) evolution
+     strategy with a gradient proposal).
 Stage 2 works for any differentiable renderer and any labelling, which is how it is tested
 where the exact distance is known (a linear renderer and a half-space label).
 """
