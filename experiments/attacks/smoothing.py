@@ -53,6 +53,14 @@ class Prediction(NamedTuple):
     p_value: np.ndarray
 
 
+def check_smoothing_sigma(sigma) -> float:
+    """σ > 0: at σ = 0 the smoothed classifier is the base one and certifies nothing."""
+    sigma = ford.check_sigma(sigma)
+    if sigma == 0:
+        raise ValueError("sigma must be a finite number > 0 (the smoothing noise), got 0")
+    return sigma
+
+
 def check_alpha(alpha) -> float:
     if not (checks.is_number(alpha) and 0 < alpha < 1):
         raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
@@ -80,7 +88,7 @@ def certify(
 ) -> Certificate:  # fmt: skip
     """CERTIFY of each image (N, R, R): n₀ = `selection_samples` draws choose the class,
     n = `samples` independent draws bound its probability; the paper's defaults."""
-    sigma = ford.check_sigma(sigma)
+    sigma = check_smoothing_sigma(sigma)
     alpha = check_alpha(alpha)
     checks.check_integer(selection_samples, "selection_samples", 1)
     samples = checks.check_integer(samples, "samples", 1)
@@ -108,7 +116,7 @@ def predict(
 ) -> Prediction:  # fmt: skip
     """PREDICT of each image (N, R, R) from `samples` draws: the top class, or ABSTAIN
     where the two-sided binomial test of n_A out of n_A + n_B at 1/2 has p > α."""
-    sigma = ford.check_sigma(sigma)
+    sigma = check_smoothing_sigma(sigma)
     alpha = check_alpha(alpha)
     samples = checks.check_integer(samples, "samples", 1)
     counts = ford.class_counts(logits_fn, images, sigma, samples=samples, key=key, batch=batch)

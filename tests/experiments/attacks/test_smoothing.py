@@ -141,7 +141,11 @@ def test_bad_arguments_are_refused(change, message):
         smoothing.certify(model, at_margins(u, [0.1]), 0.1, **options)
 
 
-def test_a_negative_sigma_is_refused():
+@pytest.mark.parametrize("sigma, message", [(-0.1, "sigma must be a finite number >= 0"),
+                                            (0.0, "sigma must be a finite number > 0")])  # fmt: skip
+def test_a_sigma_that_smooths_nothing_is_refused(sigma, message):
     model, u = unit_model()
-    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
-        smoothing.certify(model, at_margins(u, [0.1]), -0.1, samples=4, key=KEY)
+    with pytest.raises(ValueError, match=message):
+        smoothing.certify(model, at_margins(u, [0.1]), sigma, samples=4, key=KEY)
+    with pytest.raises(ValueError, match=message):
+        smoothing.predict(model, at_margins(u, [0.1]), sigma, samples=4, key=KEY)
