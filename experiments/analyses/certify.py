@@ -53,7 +53,7 @@ def default_settings() -> ml_collections.ConfigDict:
     settings.block = 10
     settings.crossing_bisection_steps = 20
     # The search along the boundary in pixel space.
-    settings.search_iterations = 60
+    settings.search_iterations = 240
     settings.search_step = 0.5
     settings.search_bisection_steps = 12
     settings.seed = 0

@@ -132,7 +132,7 @@ def _pixel_distance(render_fn, z, targets):
 
 
 def descend_along_boundary(
-    render_fn: Callable, label_fn: Labeller, origins, labels, starts, *, iterations: int = 60,
+    render_fn: Callable, label_fn: Labeller, origins, labels, starts, *, iterations: int = 240,
     step: float = 0.5, reach: float = 2.0, bisection_steps: int = 12, seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Stage 2: the latent of another label whose image is nearest render(origin), among
@@ -206,7 +206,7 @@ def squiggles_renderer(family: squiggles.Family, resolution: int) -> Callable:
 def true_class_distance(
     navigator: Classifier, latents, labels, *, family: squiggles.Family, resolution: int,
     epsilons, batch: int, steps: int, step_fraction: float, block: int,
-    crossing_bisection_steps: int = 20, iterations: int = 60, step: float = 0.5,
+    crossing_bisection_steps: int = 20, iterations: int = 240, step: float = 0.5,
     bisection_steps: int = 12, navigator_resolution: int | None = None,
     log: Callable[[str], None] = lambda line: None,
 ) -> TrueClassDistance:  # fmt: skip
