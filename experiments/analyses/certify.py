@@ -30,6 +30,7 @@ from experiments.results import CertifyResults, predicted
 from experiments.runs.chunk_examples import TestExamples
 
 RESULTS = CertifyResults
+PER_EPSILON = RESULTS.PER_EPSILON
 SHARED = RESULTS.SHARED
 KEY_STREAM = 8  # the noise draws: fold_in(key(seed), 8)
 SUMMARY_SETTINGS = ("radii",)  # they change only the summary

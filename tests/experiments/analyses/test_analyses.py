@@ -220,8 +220,7 @@ def test_pixel_range_none_turns_clipping_off():
 def test_analyses_are_found_by_name():
     assert registry.names() == [
         "boundary", "certify", "ensemble", "ford_church", "ford_distance", "ford_latent",
-        "ford_rates",
-        "latent", "noise", "pixel", "squiggles_c",
+        "ford_rates", "latent", "noise", "pixel", "squiggles_c",
     ]  # fmt: skip
     for name in registry.names():
         module = registry.load(name)

@@ -141,8 +141,10 @@ def test_bad_arguments_are_refused(change, message):
         smoothing.certify(model, at_margins(u, [0.1]), 0.1, **options)
 
 
-@pytest.mark.parametrize("sigma, message", [(-0.1, "sigma must be a finite number >= 0"),
-                                            (0.0, "sigma must be a finite number > 0")])  # fmt: skip
+@pytest.mark.parametrize(
+    "sigma, message",
+    [(-0.1, "sigma must be a finite number >= 0"), (0.0, "sigma must be a finite number > 0")],
+)
 def test_a_sigma_that_smooths_nothing_is_refused(sigma, message):
     model, u = unit_model()
     with pytest.raises(ValueError, match=message):
