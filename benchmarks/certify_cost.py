@@ -35,7 +35,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experime
 from timing import CONFIGS, best_seconds  # noqa: E402
 
 from experiments.analyses import certify as certify_analysis  # noqa: E402
-from experiments.attacks import ford, smoothing, true_class  # noqa: E402
+from experiments.attacks import ford, smoothing  # noqa: E402
 from experiments.runs.chunk_examples import TestExamples  # noqa: E402
 from experiments.training import data, metrics, trained_run, trainer  # noqa: E402
 
@@ -107,13 +107,9 @@ def time_search(
     """One call of the true-class search on the chunk, the model as its own navigator."""
     settings = search_settings(args)
     start = time.perf_counter()
-    nearest = true_class.true_class_distance(
-        logits_fn, chunk.latents, chunk.labels.astype(np.int32), family=family,
-        resolution=resolution, epsilons=settings.epsilons, batch=len(chunk.labels),
-        steps=settings.steps, step_fraction=settings.step_fraction, block=settings.block,
-        crossing_bisection_steps=settings.crossing_bisection_steps,
-        iterations=settings.search_iterations, step=settings.search_step,
-        bisection_steps=settings.search_bisection_steps,
+    nearest = certify_analysis.true_class_search(
+        settings, logits_fn, chunk.latents, chunk.labels, family=family, resolution=resolution,
+        batch=len(chunk.labels),
     )  # fmt: skip
     seconds = time.perf_counter() - start
     count = len(chunk.labels)

@@ -92,13 +92,9 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         f"abstained {np.mean(certificate.prediction == smoothing.ABSTAIN):.3f}"
     )
     navigator = context.models["navigator"]
-    nearest = true_class.true_class_distance(
-        navigator.classifier, examples.latents, examples.labels, family=context.family,
-        resolution=context.resolution, epsilons=settings.epsilons, batch=context.batch,
-        steps=settings.steps, step_fraction=settings.step_fraction, block=settings.block,
-        crossing_bisection_steps=settings.crossing_bisection_steps,
-        iterations=settings.search_iterations, step=settings.search_step,
-        bisection_steps=settings.search_bisection_steps,
+    nearest = true_class_search(
+        settings, navigator.classifier, examples.latents, examples.labels,
+        family=context.family, resolution=context.resolution, batch=context.batch,
         navigator_resolution=navigator.resolution, log=context.log,
     )  # fmt: skip
     other = np.asarray(squiggles.render(nearest.latent, context.family, context.resolution))
@@ -127,6 +123,23 @@ def compute(context, examples: TestExamples) -> dict[str, np.ndarray]:
         "other_image": other.astype(np.float16),
         "other_prediction": other_prediction,
     }  # fmt: skip
+
+
+def true_class_search(
+    settings: ml_collections.ConfigDict, navigator, latents, labels, *,
+    family: squiggles.Family, resolution: int, batch: int,
+    navigator_resolution: int | None = None, log=lambda line: None,
+) -> true_class.TrueClassDistance:  # fmt: skip
+    """`true_class.true_class_distance` with this analysis's search settings."""
+    return true_class.true_class_distance(
+        navigator, latents, np.asarray(labels, np.int32), family=family, resolution=resolution,
+        epsilons=settings.epsilons, batch=batch, steps=settings.steps,
+        step_fraction=settings.step_fraction, block=settings.block,
+        crossing_bisection_steps=settings.crossing_bisection_steps,
+        iterations=settings.search_iterations, step=settings.search_step,
+        bisection_steps=settings.search_bisection_steps,
+        navigator_resolution=navigator_resolution, log=log,
+    )  # fmt: skip
 
 
 def share(chosen: np.ndarray) -> dict:

@@ -122,6 +122,13 @@ def check_model(logits_fn: Model, images, labels) -> tuple[Classifier, jax.Array
     """The model as a Classifier, after checking (by shape only, nothing is computed) that
     it gives logits (N, C), C >= 2, for N images, and that every label is below C: a model
     returning (N,) or a label 2 for two classes would otherwise count every draw wrong."""
+    model, classes = model_classes(logits_fn, images)
+    return model, jnp.asarray(check_labels(labels, classes))
+
+
+def model_classes(logits_fn: Model, images) -> tuple[Classifier, int]:
+    """The model as a Classifier and its number of classes C, after checking (by shape
+    only) that it gives logits (N, C), C >= 2, for N images."""
     if not callable(logits_fn):
         raise ValueError(f"logits_fn must be callable (images -> logits), got {logits_fn!r}")
     logits_fn = as_classifier(logits_fn)
@@ -130,7 +137,7 @@ def check_model(logits_fn: Model, images, labels) -> tuple[Classifier, jax.Array
     if shape is None or len(shape) != 2 or shape[0] != len(images) or shape[1] < 2:
         raise ValueError(f"logits_fn must return logits of shape (N, C), C >= 2, for N images; "
                          f"got {shape} for {len(images)} images")  # fmt: skip
-    return logits_fn, jnp.asarray(check_labels(labels, shape[1]))
+    return logits_fn, int(shape[1])
 
 
 def check_sigma(sigma, name: str = "sigma") -> float:
@@ -261,16 +268,9 @@ def class_counts(
     samples = checks.check_integer(samples, "samples", 1)
     checks.check_integer(batch, "batch", 1)
     sigma = check_sigmas(sigma, len(images))
-    model, _ = check_model(logits_fn, images, np.zeros(len(images), np.int32))
-    classes = output_classes(model, images)
+    model, classes = model_classes(logits_fn, images)
     return checked_class_counts(model, images, sigma, samples=samples, key=key, batch=batch,
                                 classes=classes)  # fmt: skip
-
-
-def output_classes(model: Classifier, images: jax.Array) -> int:
-    """C of the model's logits (N, C), by shape only."""
-    shape = jax.eval_shape(_apply, model, jax.ShapeDtypeStruct(images.shape, images.dtype))
-    return int(shape.shape[1])
 
 
 def count_errors(
@@ -282,10 +282,11 @@ def count_errors(
     samples = checks.check_integer(samples, "samples", 1)
     checks.check_integer(batch, "batch", 1)
     sigma = check_sigmas(sigma, len(images))
-    model, labels = check_model(logits_fn, images, labels)
+    model, classes = model_classes(logits_fn, images)
+    labels = check_labels(labels, classes)
     counts = checked_class_counts(model, images, sigma, samples=samples, key=key, batch=batch,
-                                  classes=output_classes(model, images))  # fmt: skip
-    return samples - counts[np.arange(len(images)), np.asarray(labels)]
+                                  classes=classes)  # fmt: skip
+    return samples - counts[np.arange(len(images)), labels]
 
 
 def error_rate(
